@@ -1,0 +1,49 @@
+//! One module per command.
+
+pub mod config;
+pub mod feeds;
+pub mod inspect;
+pub mod run;
+pub mod subscribers;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use meridian_config::RegionConfig;
+use meridian_core::RegionId;
+use meridian_runtime::{AssembleOptions, Region};
+
+use crate::{Cli, EXIT_CONFIG};
+
+/// A region's config, or the exit code after the problems were printed.
+pub(crate) fn load_region(cli: &Cli, region: &str) -> Result<RegionConfig, ExitCode> {
+    let id = match RegionId::parse(region) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("error: --region: {e}");
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    meridian_config::load_region(&cli.config_dir, &cli.data_dir, &id).map_err(|e| {
+        eprintln!("error: {e}");
+        eprintln!("region `{id}` does not start until its configuration is fixed");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Assembles a region from its loaded config.
+pub(crate) async fn assemble(config: RegionConfig) -> anyhow::Result<Region> {
+    let id = config.id.clone();
+    Region::assemble(config, &AssembleOptions::default())
+        .await
+        .with_context(|| format!("assembling region `{id}`"))
+}
+
+/// Opens a region's store (for commands that need nothing else of the region).
+pub(crate) async fn open_store(cli: &Cli, region: &str) -> Result<meridian_store::RegionStore, ExitCode> {
+    let config = load_region(cli, region)?;
+    meridian_store::RegionStore::open(&config.id, &config.storage_url, config.max_connections).await.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(crate::EXIT_RUNTIME)
+    })
+}

@@ -1,0 +1,95 @@
+//! `meridian subscribers add|list|remove --region R`.
+
+use std::process::ExitCode;
+
+use meridian_core::SubscriberEmail;
+use meridian_store::SubscriberStatus;
+
+use crate::{Cli, EXIT_INPUT};
+
+/// `meridian subscribers …`
+#[derive(Debug, clap::Subcommand)]
+pub enum SubscribersAction {
+    /// Add a confirmed subscriber (the operator vouches for consent).
+    Add {
+        /// The region.
+        #[arg(long)]
+        region: String,
+        /// The address.
+        email: String,
+        /// Preferred locale (default: the region's).
+        #[arg(long)]
+        locale: Option<String>,
+    },
+    /// List subscribers and their state.
+    List {
+        /// The region.
+        #[arg(long)]
+        region: String,
+    },
+    /// Unsubscribe an address (it receives nothing more).
+    Remove {
+        /// The region.
+        #[arg(long)]
+        region: String,
+        /// The address.
+        email: String,
+    },
+}
+
+fn parse_email(s: &str) -> Result<SubscriberEmail, ExitCode> {
+    SubscriberEmail::parse(s).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_INPUT)
+    })
+}
+
+/// Runs the command.
+///
+/// # Errors
+/// Storage failures.
+pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCode> {
+    let now = chrono::Utc::now().timestamp();
+    match action {
+        SubscribersAction::Add { region, email, locale } => {
+            let email = match parse_email(email) {
+                Ok(e) => e,
+                Err(code) => return Ok(code),
+            };
+            let store = match super::open_store(cli, region).await {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let (row, added) = store.add_subscriber(&email, SubscriberStatus::Confirmed, locale.as_deref(), "cli", now).await?;
+            crate::say!("{} {} ({})", if added { "added" } else { "already present:" }, row.email.as_str(), row.status.as_str());
+        }
+        SubscribersAction::List { region } => {
+            let store = match super::open_store(cli, region).await {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let subs = store.list_subscribers().await?;
+            for s in &subs {
+                crate::say!("{:<13} {}  {}", s.status.as_str(), s.email.as_str(), s.locale.as_deref().unwrap_or(""));
+            }
+            crate::say!("{} subscriber(s)", subs.len());
+        }
+        SubscribersAction::Remove { region, email } => {
+            let email = match parse_email(email) {
+                Ok(e) => e,
+                Err(code) => return Ok(code),
+            };
+            let store = match super::open_store(cli, region).await {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            if store.set_subscriber_status(&email, SubscriberStatus::Unsubscribed, now).await? {
+                crate::say!("unsubscribed {}", email.as_str());
+            } else {
+                eprintln!("error: {} is not a subscriber of region `{region}`", email.as_str());
+                return Ok(ExitCode::from(EXIT_INPUT));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

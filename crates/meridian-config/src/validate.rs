@@ -1,0 +1,626 @@
+//! Stage two: from [`RegionFile`] to [`RegionConfig`], collecting every problem.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use meridian_core::{Jurisdiction, Locale, RegionId, SubscriberEmail};
+
+use crate::file::{ModelEntry, RegionFile};
+use crate::{Problem, Secret};
+
+/// Where a region's data lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+/// A model provider type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible API.
+    OpenAi,
+    /// An Ollama server.
+    Ollama,
+    /// The builtin extractive engine.
+    Builtin,
+}
+
+impl ProviderKind {
+    /// The name used in config and telemetry.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::Ollama => "ollama",
+            Self::Builtin => "builtin",
+        }
+    }
+}
+
+/// Whether a model's weights are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    /// Downloadable weights (Qwen, DeepSeek, Llama…).
+    Open,
+    /// API-only.
+    Closed,
+}
+
+impl Weights {
+    /// `open` or `closed`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// What a model is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelRole {
+    /// Insight extraction.
+    Insight,
+    /// Speech-to-text.
+    Transcribe,
+    /// Embeddings.
+    Embed,
+    /// Translation.
+    Translate,
+}
+
+impl ModelRole {
+    /// The role's key in `[models]`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Insight => "insight",
+            Self::Transcribe => "transcribe",
+            Self::Embed => "embed",
+            Self::Translate => "translate",
+        }
+    }
+}
+
+/// One validated model of a role.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// Unique name within the role.
+    pub name: String,
+    /// Provider type.
+    pub provider: ProviderKind,
+    /// API base URL (`None` for builtin).
+    pub endpoint: Option<url::Url>,
+    /// Model name on the server (for builtin: `extractive`).
+    pub model: String,
+    /// Name of the environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// The key, when the variable is set.
+    pub api_key: Option<Secret>,
+    /// Where the servers are (the region's own jurisdiction for builtin).
+    pub hosted_in: Jurisdiction,
+    /// Who built the weights.
+    pub origin: Jurisdiction,
+    /// Open or closed weights.
+    pub weights: Weights,
+    /// Pinned digest.
+    pub digest: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra facts for policies.
+    pub attributes: Vec<String>,
+    /// Why the model cannot be used now (a key that is not set); `None` when usable.
+    /// An unusable model is skipped within the region's own list.
+    pub unavailable: Option<String>,
+}
+
+/// Validated `[egress]`.
+#[derive(Debug, Clone)]
+pub struct EgressSettings {
+    /// Allow-list entries, as written.
+    pub allow: Vec<String>,
+    /// Whether `*` reaches private addresses too.
+    pub allow_private: bool,
+    /// Contact URL for the User-Agent.
+    pub contact_url: String,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Total timeout per request.
+    pub timeout: Duration,
+    /// Body cap.
+    pub max_body_bytes: u64,
+}
+
+/// Validated `[mail]`.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// SMTP relay URL; empty means outbox.
+    pub smtp_url: String,
+    /// Environment variable of the SMTP password.
+    pub password_env: Option<String>,
+    /// Sender mailbox.
+    pub from: String,
+    /// Reply-To.
+    pub reply_to: Option<String>,
+    /// The AI-generated-content label.
+    pub ai_label: String,
+    /// Where `.eml` files go.
+    pub outbox_dir: PathBuf,
+}
+
+/// Validated `[digest]`.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestSettings {
+    /// Picks per digest.
+    pub size: usize,
+    /// Novelty window in days.
+    pub novelty_days: u32,
+    /// Episodes older than this are not new.
+    pub max_episode_age_days: u32,
+}
+
+/// A region's validated configuration: every value parsed, secrets resolved.
+#[derive(Debug, Clone)]
+pub struct RegionConfig {
+    /// The file it came from.
+    pub source: PathBuf,
+    /// Region id.
+    pub id: RegionId,
+    /// Display name.
+    pub name: String,
+    /// Jurisdiction.
+    pub jurisdiction: Jurisdiction,
+    /// Locale.
+    pub locale: Locale,
+    /// Timezone.
+    pub timezone: chrono_tz::Tz,
+    /// Digest hour, local.
+    pub digest_hour: u8,
+    /// Database URL with `{data_dir}` substituted.
+    pub storage_url: String,
+    /// Backend named by the URL.
+    pub storage_backend: StorageBackend,
+    /// Pool size.
+    pub max_connections: u32,
+    /// `insight` role, in order.
+    pub insight_models: Vec<ModelConfig>,
+    /// `transcribe` role, in order.
+    pub transcribe_models: Vec<ModelConfig>,
+    /// `embed` role, in order.
+    pub embed_models: Vec<ModelConfig>,
+    /// `translate` role, in order.
+    pub translate_models: Vec<ModelConfig>,
+    /// Egress.
+    pub egress: EgressSettings,
+    /// Mail.
+    pub mail: MailSettings,
+    /// OPML file, resolved against the config directory.
+    pub opml: Option<PathBuf>,
+    /// Seed subscribers.
+    pub seed_subscribers: Vec<SubscriberEmail>,
+    /// Digest selection.
+    pub digest: DigestSettings,
+}
+
+struct Collector<'a> {
+    file: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Collector<'_> {
+    fn push(&mut self, key: impl Into<String>, reason: impl Into<String>) {
+        self.problems.push(Problem { file: self.file.to_owned(), key: key.into(), reason: reason.into() });
+    }
+
+    fn parse<T, E: std::fmt::Display>(&mut self, key: &str, r: Result<T, E>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push(key, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+impl RegionConfig {
+    /// Validates a region file.
+    ///
+    /// # Errors
+    /// Every problem found, each with file, key and reason.
+    pub fn validate(raw: RegionFile, expected: &RegionId, source: &Path, data_dir: &Path) -> Result<Self, Vec<Problem>> {
+        let file = source.display().to_string();
+        let mut c = Collector { file: &file, problems: Vec::new() };
+        let config_dir = source.parent().unwrap_or(Path::new("."));
+
+        if raw.id.is_empty() {
+            c.push("id", format!("missing; expected `{expected}` (the file name)"));
+        } else if raw.id != expected.as_str() {
+            c.push("id", format!("`{}` does not match the file name `{expected}.toml`", raw.id));
+        }
+        let jurisdiction = c.parse("jurisdiction", Jurisdiction::parse(&raw.jurisdiction));
+        let locale = c.parse("locale", Locale::parse(&raw.locale));
+        let timezone = c.parse(
+            "timezone",
+            raw.timezone
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("`{}` is not an IANA timezone such as `Europe/Berlin`", raw.timezone)),
+        );
+        if raw.digest_hour > 23 {
+            c.push("digest_hour", format!("{} is not an hour of the day (0-23)", raw.digest_hour));
+        }
+
+        // Storage.
+        let storage_url = raw.storage.url.replace("{data_dir}", &data_dir.display().to_string());
+        let storage_backend = if storage_url.starts_with("sqlite:") {
+            Some(StorageBackend::Sqlite)
+        } else if storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://") {
+            Some(StorageBackend::Postgres)
+        } else {
+            c.push(
+                "storage.url",
+                if storage_url.is_empty() {
+                    "missing; use `sqlite://{data_dir}/<id>.db` or `postgres://…`".to_owned()
+                } else {
+                    format!("`{}` must start with sqlite: or postgres://", redact_url(&storage_url))
+                },
+            );
+            None
+        };
+        let max_connections = raw.storage.max_connections.unwrap_or(match storage_backend {
+            Some(StorageBackend::Postgres) => 10,
+            _ => 4,
+        });
+        if max_connections == 0 {
+            c.push("storage.max_connections", "must be at least 1");
+        }
+
+        // Egress first: model endpoints are checked against it.
+        let egress = EgressSettings {
+            allow: raw.egress.allow.clone(),
+            allow_private: raw.egress.allow_private,
+            contact_url: if raw.egress.contact_url.is_empty() {
+                "https://github.com/meridian-kit/meridian".to_owned()
+            } else {
+                raw.egress.contact_url.clone()
+            },
+            connect_timeout: Duration::from_secs(raw.egress.connect_timeout_secs.unwrap_or(10)),
+            timeout: Duration::from_secs(raw.egress.timeout_secs.unwrap_or(60)),
+            max_body_bytes: raw.egress.max_body_bytes.unwrap_or(50 * 1024 * 1024),
+        };
+        for (i, entry) in egress.allow.iter().enumerate() {
+            if let Err(reason) = check_allow_entry(entry) {
+                c.push(format!("egress.allow[{i}]"), reason);
+            }
+        }
+        if url::Url::parse(&egress.contact_url).is_err() {
+            c.push("egress.contact_url", format!("`{}` is not a URL", egress.contact_url));
+        }
+
+        // When the jurisdiction itself is invalid a problem is already recorded; `ZZ`
+        // only lets the model checks run so that their problems are reported too.
+        let region_j = jurisdiction.unwrap_or(Jurisdiction::UNKNOWN);
+        let models = |c: &mut Collector<'_>, role: ModelRole, entries: &[ModelEntry]| {
+            validate_models(c, role, entries, region_j, &egress)
+        };
+        let insight_models = models(&mut c, ModelRole::Insight, &raw.models.insight);
+        let transcribe_models = models(&mut c, ModelRole::Transcribe, &raw.models.transcribe);
+        let embed_models = models(&mut c, ModelRole::Embed, &raw.models.embed);
+        let translate_models = models(&mut c, ModelRole::Translate, &raw.models.translate);
+        if raw.models.insight.is_empty() {
+            c.push("models.insight", "the insight role needs at least one model, ending with `builtin`");
+        } else if raw.models.insight.last().is_some_and(|m| m.provider != "builtin") {
+            c.push(
+                format!("models.insight[{}]", raw.models.insight.len() - 1),
+                "the insight role must end with a `builtin` model, so that the region never runs out of models of its own",
+            );
+        }
+
+        // Mail.
+        let mail = &raw.mail;
+        if !mail.smtp_url.is_empty() {
+            match url::Url::parse(&mail.smtp_url) {
+                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => {
+                    if u.password().is_some() {
+                        c.push("mail.smtp_url", "carries a password; name an environment variable in `mail.password_env` instead");
+                    }
+                }
+                Ok(u) => c.push("mail.smtp_url", format!("scheme `{}` must be smtp or smtps", u.scheme())),
+                Err(e) => c.push("mail.smtp_url", format!("not a URL: {e}")),
+            }
+        }
+        if mail.from.is_empty() {
+            c.push("mail.from", "missing; e.g. `Meridian <digest@example.com>`");
+        } else if let Err(e) = mailbox_address(&mail.from) {
+            c.push("mail.from", e);
+        }
+        if !mail.reply_to.is_empty()
+            && let Err(e) = mailbox_address(&mail.reply_to)
+        {
+            c.push("mail.reply_to", e);
+        }
+        if mail.ai_label.trim().is_empty() {
+            c.push("mail.ai_label", "missing; every digest must carry the jurisdiction's AI-generated-content label");
+        }
+        let outbox_dir = if mail.outbox_dir.is_empty() {
+            data_dir.join("outbox").join(expected.as_str())
+        } else {
+            PathBuf::from(mail.outbox_dir.replace("{data_dir}", &data_dir.display().to_string()))
+        };
+
+        // Feeds.
+        let opml = if raw.feeds.opml.is_empty() {
+            None
+        } else {
+            let p = config_dir.join(&raw.feeds.opml);
+            if !p.is_file() {
+                c.push("feeds.opml", format!("{} does not exist", p.display()));
+            }
+            Some(p)
+        };
+
+        let mut seed_subscribers = Vec::new();
+        for (i, s) in raw.subscribers.seed.iter().enumerate() {
+            if let Some(e) = c.parse(&format!("subscribers.seed[{i}]"), SubscriberEmail::parse(s)) {
+                seed_subscribers.push(e);
+            }
+        }
+
+        let digest = DigestSettings {
+            size: raw.digest.size.unwrap_or(5),
+            novelty_days: raw.digest.novelty_days.unwrap_or(30),
+            max_episode_age_days: raw.digest.max_episode_age_days.unwrap_or(7),
+        };
+        if !(1..=20).contains(&digest.size) {
+            c.push("digest.size", format!("{} must be between 1 and 20", digest.size));
+        }
+
+        match (jurisdiction, locale, timezone, storage_backend, c.problems.is_empty()) {
+            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_backend), true) => Ok(Self {
+                source: source.to_owned(),
+                id: expected.clone(),
+                name: if raw.name.is_empty() { expected.to_string() } else { raw.name },
+                jurisdiction,
+                locale,
+                timezone,
+                digest_hour: raw.digest_hour,
+                storage_url,
+                storage_backend,
+                max_connections,
+                insight_models,
+                transcribe_models,
+                embed_models,
+                translate_models,
+                egress,
+                mail: MailSettings {
+                    smtp_url: mail.smtp_url.clone(),
+                    password_env: non_empty(&mail.password_env),
+                    from: mail.from.clone(),
+                    reply_to: non_empty(&mail.reply_to),
+                    ai_label: mail.ai_label.trim().to_owned(),
+                    outbox_dir,
+                },
+                opml,
+                seed_subscribers,
+                digest,
+            }),
+            _ => Err(c.problems),
+        }
+    }
+
+    /// Every model of every role, with its role.
+    pub fn all_models(&self) -> impl Iterator<Item = (ModelRole, &ModelConfig)> {
+        [
+            (ModelRole::Insight, &self.insight_models),
+            (ModelRole::Transcribe, &self.transcribe_models),
+            (ModelRole::Embed, &self.embed_models),
+            (ModelRole::Translate, &self.translate_models),
+        ]
+        .into_iter()
+        .flat_map(|(role, models)| models.iter().map(move |m| (role, m)))
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    if s.trim().is_empty() { None } else { Some(s.trim().to_owned()) }
+}
+
+/// The address inside `Name <addr>` or a bare address, checked.
+fn mailbox_address(s: &str) -> Result<(), String> {
+    let addr = match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        (None, None) => s,
+        _ => return Err(format!("`{s}` is not a mailbox like `Name <user@example.com>`")),
+    };
+    SubscriberEmail::parse(addr).map(|_| ()).map_err(|e| e.to_string())
+}
+
+fn redact_url(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+/// Checks the syntax of an egress allow-list entry: `*`, `*.domain`, `host`, `host:port`, `[v6]:port`.
+fn check_allow_entry(entry: &str) -> Result<(), String> {
+    let e = entry.trim();
+    if e == "*" {
+        return Ok(());
+    }
+    let host = e.strip_prefix("*.").unwrap_or(e);
+    let parsed = url::Url::parse(&format!("http://{host}/"))
+        .map_err(|err| format!("`{entry}` is not a host, host:port or `*`: {err}"))?;
+    if parsed.host_str().is_none_or(str::is_empty) || !parsed.path().eq("/") || e.contains('/') {
+        return Err(format!("`{entry}` is not a host, host:port or `*`"));
+    }
+    Ok(())
+}
+
+/// Whether `url`'s host (and port) is explicitly named by an allow entry (not just `*`).
+fn explicitly_allowed(allow: &[String], url: &url::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let port = url.port_or_known_default();
+    allow.iter().any(|entry| {
+        let e = entry.trim();
+        if e == "*" {
+            return false;
+        }
+        if let Some(suffix) = e.strip_prefix("*.") {
+            return host.ends_with(&format!(".{suffix}"));
+        }
+        match url::Url::parse(&format!("http://{e}/")) {
+            Ok(u) => {
+                u.host_str() == Some(host) && (u.port().is_none() || u.port() == port)
+            }
+            Err(_) => false,
+        }
+    })
+}
+
+fn validate_models(
+    c: &mut Collector<'_>,
+    role: ModelRole,
+    entries: &[ModelEntry],
+    region_j: Jurisdiction,
+    egress: &EgressSettings,
+) -> Vec<ModelConfig> {
+    let mut out = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, m) in entries.iter().enumerate() {
+        let key = |field: &str| format!("models.{}[{i}].{field}", role.as_str());
+        let before = c.problems.len();
+        if m.name.is_empty() {
+            c.push(key("name"), "missing");
+        } else if !names.insert(m.name.clone()) {
+            c.push(key("name"), format!("`{}` is used twice in this role", m.name));
+        }
+        let provider = match m.provider.as_str() {
+            "openai" => Some(ProviderKind::OpenAi),
+            "ollama" => Some(ProviderKind::Ollama),
+            "builtin" => Some(ProviderKind::Builtin),
+            other => {
+                c.push(key("provider"), format!("`{other}` must be one of openai, ollama, builtin"));
+                None
+            }
+        };
+        let remote = matches!(provider, Some(ProviderKind::OpenAi | ProviderKind::Ollama));
+        if provider == Some(ProviderKind::Builtin) && role != ModelRole::Insight {
+            c.push(key("provider"), format!("the builtin engine extracts insights; it cannot serve the `{}` role", role.as_str()));
+        }
+        let endpoint = if remote {
+            match url::Url::parse(&m.endpoint) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    if !explicitly_allowed(&egress.allow, &u) {
+                        c.push(
+                            key("endpoint"),
+                            format!(
+                                "host `{}` is not listed in `egress.allow`; a model endpoint must be named explicitly",
+                                u.host_str().unwrap_or_default()
+                            ),
+                        );
+                    }
+                    Some(u)
+                }
+                Ok(u) => {
+                    c.push(key("endpoint"), format!("scheme `{}` must be http or https", u.scheme()));
+                    None
+                }
+                Err(e) => {
+                    c.push(key("endpoint"), format!("`{}` is not a URL: {e}", m.endpoint));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if remote && m.model.is_empty() {
+            c.push(key("model"), "missing: the model as the server names it");
+        }
+        let fact = |c: &mut Collector<'_>, field: &str, value: &str| -> Option<Jurisdiction> {
+            if value.is_empty() {
+                if remote {
+                    c.push(key(field), "missing: policies need to know this");
+                    None
+                } else {
+                    Some(region_j)
+                }
+            } else {
+                c.parse(&key(field), Jurisdiction::parse(value))
+            }
+        };
+        let hosted_in = fact(c, "hosted_in", &m.hosted_in);
+        let origin = fact(c, "origin", &m.origin);
+        let weights = match m.weights.as_str() {
+            "open" => Some(Weights::Open),
+            "closed" => Some(Weights::Closed),
+            "" if !remote => Some(Weights::Open),
+            other => {
+                c.push(key("weights"), format!("`{other}` must be open or closed"));
+                None
+            }
+        };
+        if !m.digest.is_empty() && !m.digest.starts_with("sha256:") {
+            c.push(key("digest"), format!("`{}` must look like `sha256:<hex>`", m.digest));
+        }
+        let api_key_env = non_empty(&m.api_key_env);
+        let api_key = api_key_env.as_ref().and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty()).map(Secret::new);
+        let unavailable = match (&api_key_env, &api_key) {
+            (Some(var), None) => Some(format!("no API key: environment variable {var} is not set")),
+            _ => None,
+        };
+        if c.problems.len() == before
+            && let (Some(provider), Some(hosted_in), Some(origin), Some(weights)) = (provider, hosted_in, origin, weights)
+        {
+            out.push(ModelConfig {
+                name: m.name.clone(),
+                provider,
+                endpoint,
+                model: if m.model.is_empty() { "extractive".to_owned() } else { m.model.clone() },
+                api_key_env,
+                api_key,
+                hosted_in,
+                origin,
+                weights,
+                digest: non_empty(&m.digest),
+                timeout: Duration::from_secs(m.timeout_secs.unwrap_or(120)),
+                attributes: m.attributes.clone(),
+                unavailable,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_entries() {
+        for ok in ["*", "api.openai.com", "127.0.0.1:11434", "*.example.com", "[::1]:8080", "localhost"] {
+            assert!(check_allow_entry(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://x.com", "x.com/path", "", "a b"] {
+            assert!(check_allow_entry(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn explicit_allowance_matches_host_and_port() {
+        let allow = vec!["127.0.0.1:11434".to_owned(), "*.openai.com".to_owned(), "*".to_owned(), "eu.example".to_owned()];
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(explicitly_allowed(&allow, &u("http://127.0.0.1:11434/api")));
+        assert!(!explicitly_allowed(&allow, &u("http://127.0.0.1:8080/")));
+        assert!(explicitly_allowed(&allow, &u("https://api.openai.com/v1")));
+        assert!(explicitly_allowed(&allow, &u("https://eu.example:8443/v1")));
+        assert!(!explicitly_allowed(&allow, &u("https://evil.example/")));
+    }
+}

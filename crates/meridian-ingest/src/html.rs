@@ -1,0 +1,631 @@
+//! HTML to plain text: a forgiving byte-level tokenizer, entity decoding and
+//! whitespace collapsing. No DOM is built; show notes and transcripts only need
+//! their text and where the blocks break.
+
+/// One piece of an HTML document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token<'a> {
+    /// Character data, entities not yet decoded.
+    Text(&'a str),
+    /// A start tag; `name` as written (compare with `eq_ignore_ascii_case`).
+    Open(&'a str),
+    /// An end tag.
+    Close(&'a str),
+}
+
+/// Elements whose content is never text for a reader: skipped by the tokenizer
+/// itself, up to their end tag (or the end of the document when unclosed, as a
+/// browser would).
+const RAW_TEXT: [&str; 3] = ["script", "style", "textarea"];
+
+/// Iterator over the [`Token`]s of an HTML string. Never fails: anything that is
+/// not a tag is text, a `<` that opens no tag is a literal `<`.
+pub(crate) struct Tokens<'a> {
+    s: &'a str,
+    pos: usize,
+    /// Set after a raw-text element's start tag: skip to its end tag.
+    skip_to_close: Option<&'a str>,
+}
+
+impl<'a> Tokens<'a> {
+    pub(crate) fn new(s: &'a str) -> Self {
+        Self {
+            s,
+            pos: 0,
+            skip_to_close: None,
+        }
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let bytes = self.s.as_bytes();
+        if let Some(name) = self.skip_to_close.take() {
+            match find_close_tag(&bytes[self.pos..], name.as_bytes()) {
+                Some(end) => {
+                    self.pos += end;
+                    return Some(Token::Close(name));
+                }
+                None => {
+                    self.pos = bytes.len();
+                    return None;
+                }
+            }
+        }
+        loop {
+            if self.pos >= bytes.len() {
+                return None;
+            }
+            let rest = &bytes[self.pos..];
+            if rest[0] != b'<' {
+                let len = rest.iter().position(|b| *b == b'<').unwrap_or(rest.len());
+                let text = &self.s[self.pos..self.pos + len];
+                self.pos += len;
+                return Some(Token::Text(text));
+            }
+            // `rest` starts with '<'.
+            if rest.starts_with(b"<!--") {
+                self.pos += crate::text::find(&rest[4..], b"-->").map_or(rest.len(), |i| i + 7);
+                continue;
+            }
+            if rest.starts_with(b"<![CDATA[") {
+                let inner = &rest[9..];
+                let len = crate::text::find(inner, b"]]>").unwrap_or(inner.len());
+                let start = self.pos + 9;
+                self.pos = (start + len + 3).min(bytes.len());
+                return Some(Token::Text(&self.s[start..start + len]));
+            }
+            if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
+                self.pos += rest
+                    .iter()
+                    .position(|b| *b == b'>')
+                    .map_or(rest.len(), |i| i + 1);
+                continue;
+            }
+            let closing = rest.get(1) == Some(&b'/');
+            let name_start = if closing { 2 } else { 1 };
+            if !rest.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
+                // A lone `<` (as in `a < b`) is text.
+                let text = &self.s[self.pos..self.pos + 1];
+                self.pos += 1;
+                return Some(Token::Text(text));
+            }
+            let name_len = rest[name_start..]
+                .iter()
+                .position(|b| {
+                    !(b.is_ascii_alphanumeric() || *b == b'-' || *b == b':' || *b == b'_')
+                })
+                .unwrap_or(rest.len() - name_start);
+            let name = &self.s[self.pos + name_start..self.pos + name_start + name_len];
+            let Some(tag_len) = tag_end(&rest[name_start + name_len..]) else {
+                // No `>` follows. A cut-off HTML tag (`<a href="…`) is dropped;
+                // anything else (`x<y matters` in a title) is text.
+                if is_known_element(name) {
+                    self.pos = bytes.len();
+                    return None;
+                }
+                let text = &self.s[self.pos..self.pos + 1];
+                self.pos += 1;
+                return Some(Token::Text(text));
+            };
+            self.pos += name_start + name_len + tag_len;
+            if closing {
+                return Some(Token::Close(name));
+            }
+            if RAW_TEXT.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+                self.skip_to_close = Some(name);
+            }
+            return Some(Token::Open(name));
+        }
+    }
+}
+
+/// Length up to and including the `>` that ends a tag, skipping quoted
+/// attribute values.
+fn tag_end(s: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    for (i, b) in s.iter().enumerate() {
+        match quote {
+            Some(q) if *b == q => quote = None,
+            Some(_) => {}
+            None if *b == b'"' || *b == b'\'' => quote = Some(*b),
+            None if *b == b'>' => return Some(i + 1),
+            None => {}
+        }
+    }
+    None
+}
+
+/// Finds `</name` (case-insensitive) and returns the offset just past its `>`.
+fn find_close_tag(s: &[u8], name: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s[from..].windows(2).position(|w| w == b"</") {
+        let at = from + i;
+        let after = at + 2;
+        if s.len() >= after + name.len() && s[after..after + name.len()].eq_ignore_ascii_case(name)
+        {
+            let end = s[after..]
+                .iter()
+                .position(|b| *b == b'>')
+                .map_or(s.len(), |p| after + p + 1);
+            return Some(end);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// Elements that start a new line of text.
+fn is_block(name: &str) -> bool {
+    const BLOCKS: [&str; 34] = [
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "hr",
+        "figure",
+        "figcaption",
+        "main",
+        "nav",
+        "aside",
+        "address",
+        "details",
+        "summary",
+        "body",
+        "html",
+    ];
+    BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
+}
+
+/// Element names common enough in show notes to recognise a cut-off tag.
+fn is_known_element(name: &str) -> bool {
+    const INLINE: [&str; 20] = [
+        "a", "b", "i", "u", "s", "em", "strong", "span", "img", "small", "sub", "sup", "code",
+        "font", "cite", "time", "mark", "abbr", "script", "style",
+    ];
+    is_block(name) || is_hidden(name) || INLINE.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// Elements whose content is not part of the readable text.
+fn is_hidden(name: &str) -> bool {
+    const HIDDEN: [&str; 7] = [
+        "head", "title", "noscript", "template", "svg", "iframe", "object",
+    ];
+    HIDDEN.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Reduces HTML to plain text.
+///
+/// Tags are removed; entities (named, decimal, hex) are decoded; `<script>`,
+/// `<style>`, `<head>` and the like are dropped with their content; block
+/// elements (`p`, `br`, `div`, `li`, headings…) become line breaks; every other
+/// run of whitespace becomes one space. Lines are trimmed and no empty lines
+/// remain. Malformed markup never fails: a stray `<` is kept as text.
+#[must_use]
+pub fn html_to_text(html: &str) -> String {
+    let mut out = TextSink::with_capacity(html.len());
+    if !html.contains(['<', '&']) {
+        out.push_text(html);
+        return out.finish();
+    }
+    let mut hidden_depth = 0usize;
+    for token in Tokens::new(html) {
+        match token {
+            Token::Text(t) => {
+                if hidden_depth == 0 {
+                    out.push_encoded(t);
+                }
+            }
+            Token::Open(name) => {
+                if is_hidden(name) {
+                    hidden_depth += 1;
+                } else if name.eq_ignore_ascii_case("body") {
+                    // An unclosed `<head>` must not swallow the body.
+                    hidden_depth = 0;
+                }
+                if is_block(name) {
+                    out.break_line();
+                } else if name.eq_ignore_ascii_case("td") || name.eq_ignore_ascii_case("th") {
+                    out.space();
+                }
+            }
+            Token::Close(name) => {
+                if is_hidden(name) {
+                    hidden_depth = hidden_depth.saturating_sub(1);
+                }
+                if is_block(name) {
+                    out.break_line();
+                }
+            }
+        }
+    }
+    out.finish()
+}
+
+/// Collects text, collapsing whitespace: spaces within a line, single line
+/// breaks between blocks, nothing leading or trailing.
+pub(crate) struct TextSink {
+    out: String,
+    pending_space: bool,
+    pending_break: bool,
+}
+
+impl TextSink {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            out: String::with_capacity(n),
+            pending_space: false,
+            pending_break: false,
+        }
+    }
+
+    /// Adds decoded text.
+    pub(crate) fn push_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.push_char(c);
+        }
+    }
+
+    /// Adds text that may hold character references.
+    pub(crate) fn push_encoded(&mut self, text: &str) {
+        if !text.contains('&') {
+            self.push_text(text);
+            return;
+        }
+        let mut rest = text;
+        while let Some(amp) = rest.find('&') {
+            self.push_text(&rest[..amp]);
+            rest = &rest[amp..];
+            match decode_entity(rest) {
+                Some((decoded, len)) => {
+                    match decoded {
+                        Decoded::Char(c) => self.push_char(c),
+                        Decoded::Str(s) => self.push_text(s),
+                    }
+                    rest = &rest[len..];
+                }
+                None => {
+                    self.push_char('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        self.push_text(rest);
+    }
+
+    fn push_char(&mut self, c: char) {
+        if c == '\n' || c == '\r' || c.is_whitespace() {
+            self.pending_space = true;
+            return;
+        }
+        if c == '\u{200b}' || c == '\u{feff}' || c == '\u{ad}' {
+            // Zero-width space, stray BOM and soft hyphen carry no text.
+            return;
+        }
+        if !self.out.is_empty() {
+            if self.pending_break {
+                self.out.push('\n');
+            } else if self.pending_space {
+                self.out.push(' ');
+            }
+        }
+        self.pending_space = false;
+        self.pending_break = false;
+        self.out.push(c);
+    }
+
+    /// The next text starts on a new line.
+    pub(crate) fn break_line(&mut self) {
+        self.pending_break = true;
+    }
+
+    /// The next text is separated by a space.
+    pub(crate) fn space(&mut self) {
+        self.pending_space = true;
+    }
+
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+}
+
+enum Decoded {
+    Char(char),
+    Str(&'static str),
+}
+
+/// Decodes one character reference at the start of `s` (which starts with
+/// `&`). Returns what it stands for and how many bytes it used.
+fn decode_entity(s: &str) -> Option<(Decoded, usize)> {
+    let bytes = s.as_bytes();
+    // Longest named entity we know is 8 characters; numeric ones up to 10.
+    let semi = bytes.iter().take(12).position(|b| *b == b';')?;
+    let body = &s[1..semi];
+    let len = semi + 1;
+    if let Some(num) = body.strip_prefix('#') {
+        let code = if let Some(hex) = num.strip_prefix(['x', 'X']) {
+            u32::from_str_radix(hex, 16).ok()?
+        } else {
+            num.parse::<u32>().ok()?
+        };
+        return Some((Decoded::Char(numeric_char(code)), len));
+    }
+    named_entity(body).map(|d| (d, len))
+}
+
+/// A numeric reference's character. References into 128–159 mean the
+/// windows-1252 characters there (`&#146;` is `’`), as browsers read them.
+fn numeric_char(code: u32) -> char {
+    if (0x80..0xa0).contains(&code) {
+        let byte = [u8::try_from(code).unwrap_or(b'?')];
+        let (s, _, _) = encoding_rs::WINDOWS_1252.decode(&byte);
+        return s.chars().next().unwrap_or('\u{fffd}');
+    }
+    match char::from_u32(code) {
+        Some('\0') | None => '\u{fffd}',
+        Some(c) => c,
+    }
+}
+
+fn named_entity(name: &str) -> Option<Decoded> {
+    use Decoded::{Char as C, Str as S};
+    Some(match name {
+        "amp" | "AMP" => C('&'),
+        "lt" | "LT" => C('<'),
+        "gt" | "GT" => C('>'),
+        "quot" | "QUOT" => C('"'),
+        "apos" => C('\''),
+        "nbsp" => C('\u{a0}'),
+        "ensp" => C('\u{2002}'),
+        "emsp" => C('\u{2003}'),
+        "thinsp" => C('\u{2009}'),
+        "zwnj" | "zwj" | "lrm" | "rlm" | "shy" => S(""),
+        "ndash" => C('–'),
+        "mdash" => C('—'),
+        "lsquo" => C('‘'),
+        "rsquo" => C('’'),
+        "sbquo" => C('‚'),
+        "ldquo" => C('“'),
+        "rdquo" => C('”'),
+        "bdquo" => C('„'),
+        "laquo" => C('«'),
+        "raquo" => C('»'),
+        "lsaquo" => C('‹'),
+        "rsaquo" => C('›'),
+        "hellip" => C('…'),
+        "bull" => C('•'),
+        "middot" => C('·'),
+        "trade" => C('™'),
+        "copy" => C('©'),
+        "reg" => C('®'),
+        "euro" => C('€'),
+        "pound" => C('£'),
+        "yen" => C('¥'),
+        "cent" => C('¢'),
+        "sect" => C('§'),
+        "para" => C('¶'),
+        "deg" => C('°'),
+        "plusmn" => C('±'),
+        "times" => C('×'),
+        "divide" => C('÷'),
+        "frac12" => C('½'),
+        "frac14" => C('¼'),
+        "frac34" => C('¾'),
+        "sup1" => C('¹'),
+        "sup2" => C('²'),
+        "sup3" => C('³'),
+        "micro" => C('µ'),
+        "iexcl" => C('¡'),
+        "iquest" => C('¿'),
+        "ordf" => C('ª'),
+        "ordm" => C('º'),
+        "dagger" => C('†'),
+        "Dagger" => C('‡'),
+        "permil" => C('‰'),
+        "prime" => C('′'),
+        "Prime" => C('″'),
+        "larr" => C('←'),
+        "rarr" => C('→'),
+        "uarr" => C('↑'),
+        "darr" => C('↓'),
+        "hearts" => C('♥'),
+        "check" => C('✓'),
+        "star" => C('☆'),
+        "Agrave" => C('À'),
+        "Aacute" => C('Á'),
+        "Acirc" => C('Â'),
+        "Atilde" => C('Ã'),
+        "Auml" => C('Ä'),
+        "Aring" => C('Å'),
+        "AElig" => C('Æ'),
+        "Ccedil" => C('Ç'),
+        "Egrave" => C('È'),
+        "Eacute" => C('É'),
+        "Ecirc" => C('Ê'),
+        "Euml" => C('Ë'),
+        "Igrave" => C('Ì'),
+        "Iacute" => C('Í'),
+        "Icirc" => C('Î'),
+        "Iuml" => C('Ï'),
+        "ETH" => C('Ð'),
+        "Ntilde" => C('Ñ'),
+        "Ograve" => C('Ò'),
+        "Oacute" => C('Ó'),
+        "Ocirc" => C('Ô'),
+        "Otilde" => C('Õ'),
+        "Ouml" => C('Ö'),
+        "Oslash" => C('Ø'),
+        "Ugrave" => C('Ù'),
+        "Uacute" => C('Ú'),
+        "Ucirc" => C('Û'),
+        "Uuml" => C('Ü'),
+        "Yacute" => C('Ý'),
+        "THORN" => C('Þ'),
+        "szlig" => C('ß'),
+        "agrave" => C('à'),
+        "aacute" => C('á'),
+        "acirc" => C('â'),
+        "atilde" => C('ã'),
+        "auml" => C('ä'),
+        "aring" => C('å'),
+        "aelig" => C('æ'),
+        "ccedil" => C('ç'),
+        "egrave" => C('è'),
+        "eacute" => C('é'),
+        "ecirc" => C('ê'),
+        "euml" => C('ë'),
+        "igrave" => C('ì'),
+        "iacute" => C('í'),
+        "icirc" => C('î'),
+        "iuml" => C('ï'),
+        "eth" => C('ð'),
+        "ntilde" => C('ñ'),
+        "ograve" => C('ò'),
+        "oacute" => C('ó'),
+        "ocirc" => C('ô'),
+        "otilde" => C('õ'),
+        "ouml" => C('ö'),
+        "oslash" => C('ø'),
+        "ugrave" => C('ù'),
+        "uacute" => C('ú'),
+        "ucirc" => C('û'),
+        "uuml" => C('ü'),
+        "yacute" => C('ý'),
+        "thorn" => C('þ'),
+        "yuml" => C('ÿ'),
+        "OElig" => C('Œ'),
+        "oelig" => C('œ'),
+        "Scaron" => C('Š'),
+        "scaron" => C('š'),
+        "Yuml" => C('Ÿ'),
+        "fnof" => C('ƒ'),
+        "circ" => C('ˆ'),
+        "tilde" => C('˜'),
+        _ => return None,
+    })
+}
+
+/// Decodes character references in `s` without touching anything else (no
+/// tags are removed, whitespace is kept).
+pub(crate) fn decode_entities(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('&') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        match decode_entity(rest) {
+            Some((Decoded::Char(c), len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            Some((Decoded::Str(d), len)) => {
+                out.push_str(d);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_go_blocks_break_lines_inline_runs_join() {
+        assert_eq!(
+            html_to_text(
+                "<h1>Title</h1><p>One <b>bold</b> word.<br/>Next line</p><ul><li>a</li><li>b</li></ul>"
+            ),
+            "Title\nOne bold word.\nNext line\na\nb"
+        );
+        assert_eq!(html_to_text("a<span>b</span>c"), "abc");
+    }
+
+    #[test]
+    fn entities_are_decoded_once() {
+        assert_eq!(
+            html_to_text("Q&amp;A &ndash; caf&eacute; &#233;&#xE9; &#146;s &nbsp;x"),
+            "Q&A – café éé ’s x"
+        );
+        assert_eq!(
+            html_to_text("&lt;p&gt; stays text"),
+            "<p> stays text",
+            "escaped markup is not parsed again"
+        );
+        assert_eq!(
+            html_to_text("AT&T & co &unknown; &#0;"),
+            "AT&T & co &unknown; \u{fffd}"
+        );
+    }
+
+    #[test]
+    fn scripts_styles_comments_and_head_are_dropped() {
+        let page = "<html><head><title>T</title><style>p{color:red}</style></head>\
+                    <body><!-- note --><script>var a = '<p>';</script><p>Visible</p></body></html>";
+        assert_eq!(html_to_text(page), "Visible");
+        assert_eq!(
+            html_to_text("<head><meta charset=utf-8><body>Body text"),
+            "Body text"
+        );
+        assert_eq!(html_to_text("x<script>never closed"), "x");
+    }
+
+    #[test]
+    fn whitespace_collapses_and_malformed_markup_survives() {
+        assert_eq!(html_to_text("  a \n\t b  "), "a b");
+        assert_eq!(html_to_text("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+        assert_eq!(html_to_text("<p>open <a href=\"x>y\">link</a"), "open link");
+        assert_eq!(
+            html_to_text("<![CDATA[raw <text>]]> after"),
+            "raw <text> after"
+        );
+        assert_eq!(html_to_text(""), "");
+        assert_eq!(html_to_text("<p></p><div>  </div>"), "");
+    }
+
+    #[test]
+    fn tokens_report_tags_and_text() {
+        let t: Vec<_> = Tokens::new("<cite>A:</cite><time>0:01</time>").collect();
+        assert_eq!(
+            t,
+            vec![
+                Token::Open("cite"),
+                Token::Text("A:"),
+                Token::Close("cite"),
+                Token::Open("time"),
+                Token::Text("0:01"),
+                Token::Close("time")
+            ]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Reading what podcasts publish: feeds, transcripts and subscription lists.
+//!
+//! Ingest turns bytes into `meridian-core` values and persists nothing; every
+//! parser here is a pure function over bytes that never panics, whatever the
+//! input (an HTML page, an entity bomb, truncated or mis-encoded XML): bad
+//! input becomes an [`IngestError`] whose `Display` names the file or URL and
+//! the problem, with a stable [`IngestError::kind`].
+//!
+//! - [`parse_feed`]: RSS/Atom/JSON Feed with the iTunes and Podcasting 2.0
+//!   namespaces → [`PodcastFeed`](meridian_core::PodcastFeed).
+//! - [`parse_transcript`], [`sniff_transcript_format`], [`pick_transcript`],
+//!   [`show_notes_transcript`]: VTT, SRT, JSON, HTML and text transcripts →
+//!   [`Segment`](meridian_core::Segment)s.
+//! - [`parse_opml`], [`write_opml`]: subscription lists.
+//! - [`html_to_text`]: show notes and other HTML reduced to plain text.
+//! - [`fetch_feed`], [`fetch_transcript`]: the same, fetched through the
+//!   region's egress client (or read from a `file:` URL an operator gave).
+//!
+//! ```
+//! let url = meridian_core::FeedUrl::parse("https://example.com/feed.xml").unwrap();
+//! let xml = br#"<rss version="2.0"><channel><title>Show</title>
+//!   <item><title>Episode 1</title><guid>e1</guid></item></channel></rss>"#;
+//! let feed = meridian_ingest::parse_feed(xml, &url).unwrap();
+//! assert_eq!(feed.episodes[0].title, "Episode 1");
+//! ```
+
+mod date;
+mod error;
+mod feed;
+mod fetch;
+mod html;
+mod jsonfeed;
+mod opml;
+mod text;
+mod transcript;
+
+pub use error::{DocKind, IngestError};
+pub use feed::{MAX_FEED_BYTES, parse_feed};
+pub use fetch::{FeedFetch, FetchedFeed, fetch_feed, fetch_transcript};
+pub use html::html_to_text;
+pub use opml::{MAX_OPML_BYTES, OpmlOutline, parse_opml, write_opml};
+pub use transcript::{
+    MAX_TRANSCRIPT_BYTES, parse_transcript, pick_transcript, show_notes_transcript,
+    sniff_transcript_format,
+};
+
+#[cfg(test)]
+mod tests {
+    use meridian_core::{FeedUrl, TranscriptFormat};
+
+    use super::*;
+
+    const SAMPLES: [&str; 5] = [
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"
+ xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>T &amp; <![CDATA[<b>x</b>]]></title>
+<item><title>E</title><guid>g</guid><pubDate>Sun, 12 Aug 2012 10:00:00 EST</pubDate><itunes:duration>1:02</itunes:duration>
+<description>&lt;p&gt;Notes &amp;eacute;&lt;/p&gt;</description><enclosure url="a.mp3" length="1"/>
+<podcast:transcript url="t.vtt" type="text/vtt"/><podcast:person role="host">P</podcast:person></item></channel></rss>"#,
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><id>1</id><title type="html">&lt;i&gt;E&lt;/i&gt;</title>
+<link rel="enclosure" href="/e.mp3"/><content type="xhtml"><div><p>x</p></div></content></entry></feed>"#,
+        "WEBVTT\n\nNOTE x\n\n1\n00:00:01.000 --> 00:00:02.000 align:start\n<v Ann>Hi &amp; <i>bye</i>\n\n02.000 --> 03.500\nBob: yes\n",
+        "{\"version\":\"1.0.0\",\"segments\":[{\"speaker\":\"A\",\"startTime\":0.5,\"endTime\":1,\"body\":\"I\"},\
+         {\"speaker\":\"A\",\"startTime\":\"1\",\"endTime\":2,\"body\":\"am.\"}]}",
+        "<opml version=\"2.0\"><body><outline text=\"F\"><outline xmlUrl=\"https://x.example/f\" title=\"X\"/></outline>\
+         </body></opml><cite>A:</cite><time>0:01</time><p>text</p>",
+    ];
+
+    /// Runs every parser on `bytes`; any error must name its subject on one line.
+    fn run_all(bytes: &[u8]) {
+        let url = FeedUrl::parse("https://x.example/feed.xml").unwrap();
+        if let Err(e) = parse_feed(bytes, &url) {
+            assert!(
+                e.to_string().contains("https://x.example/feed.xml")
+                    && !e.to_string().contains('\n'),
+                "{e}"
+            );
+        }
+        if let Err(e) = parse_opml(bytes, "in.opml") {
+            assert!(e.to_string().contains("in.opml"), "{e}");
+        }
+        for format in TranscriptFormat::PREFERENCE {
+            if let Err(e) = parse_transcript(bytes, format, "in.t") {
+                assert!(
+                    e.to_string().contains("in.t") && !e.to_string().contains('\n'),
+                    "{e}"
+                );
+            }
+        }
+        let _ = sniff_transcript_format(bytes);
+        let _ = html_to_text(&String::from_utf8_lossy(bytes));
+    }
+
+    #[test]
+    fn every_prefix_of_sample_documents_parses_or_fails_cleanly() {
+        for doc in SAMPLES {
+            let bytes = doc.as_bytes();
+            for end in 0..=bytes.len() {
+                run_all(&bytes[..end]);
+            }
+        }
+    }
+
+    #[test]
+    fn corrupted_bytes_never_panic() {
+        for doc in SAMPLES {
+            for (i, junk) in (0..doc.len())
+                .step_by(3)
+                .flat_map(|i| [b'<', b'>', b'&', b'"', b'\n', 0xff].map(|j| (i, j)))
+            {
+                let mut bytes = doc.as_bytes().to_vec();
+                bytes[i] = junk;
+                run_all(&bytes);
+            }
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! A transcript laid out as one text: segments joined, sentences found over
+//! the joined text, and each sentence mapped back to the segment (and so the
+//! time) where it starts.
+//!
+//! Subtitle formats (VTT, SRT) cut sentences wherever a cue ends, and
+//! word-level JSON has one word per segment, so sentences cannot be found per
+//! segment. Instead the segment texts are joined (a space between them, nothing
+//! between two CJK characters, a blank line where the speaker changes, which
+//! [`meridian_core::text::sentences`] treats as a hard break), and an
+//! offset → segment index (`segment_offsets`, sorted) maps any byte of the
+//! joined text back to its segment by binary search.
+
+use std::ops::Range;
+
+use meridian_core::Transcript;
+use meridian_core::text::{self, is_cjk, word_count};
+
+/// A sentence longer than this (in [`word_count`] words) is a run-on: a
+/// transcript without punctuation, or song lyrics. It is cut into pieces.
+const MAX_SENTENCE_WORDS: usize = 60;
+/// Target size of the pieces a run-on is cut into.
+const PIECE_WORDS: usize = 30;
+
+/// One sentence (or one piece of a run-on) of the joined text.
+#[derive(Debug, Clone)]
+pub(super) struct Sentence {
+    /// Byte range in [`Document::text`].
+    pub range: Range<usize>,
+    /// Start time of the segment where the sentence begins, seconds.
+    pub start: Option<f64>,
+    /// Speaker turn: consecutive sentences with the same turn were said by one
+    /// speaker without interruption.
+    pub turn: usize,
+    /// Where in the episode the sentence begins, 0–1 (by time when the
+    /// transcript has times, else by position in the text).
+    pub position: f64,
+}
+
+/// A transcript's joined text and its sentences.
+#[derive(Debug)]
+pub(super) struct Document {
+    /// The segment texts, joined.
+    pub text: String,
+    /// The sentences, in order.
+    pub sentences: Vec<Sentence>,
+}
+
+impl Document {
+    /// Lays out `transcript`.
+    pub fn new(transcript: &Transcript) -> Self {
+        let mut text = String::new();
+        // (byte offset where the segment's text starts, segment start time)
+        let mut segment_offsets: Vec<usize> = Vec::new();
+        let mut segment_starts: Vec<Option<f64>> = Vec::new();
+        let mut last_speaker: Option<&str> = None;
+        for segment in &transcript.segments {
+            let body = strip_markup(segment.text.trim());
+            if body.is_empty() {
+                continue;
+            }
+            let speaker = segment.speaker.as_deref();
+            if !text.is_empty() {
+                let changed =
+                    speaker.is_some() && last_speaker.is_some() && speaker != last_speaker;
+                let cjk_join = text.chars().next_back().is_some_and(is_cjk_text)
+                    && body.chars().next().is_some_and(is_cjk_text);
+                text.push_str(if changed {
+                    "\n\n"
+                } else if cjk_join {
+                    ""
+                } else {
+                    " "
+                });
+            }
+            if speaker.is_some() {
+                last_speaker = speaker;
+            }
+            segment_offsets.push(text.len());
+            segment_starts.push(segment.start.filter(|s| s.is_finite()));
+            text.push_str(&body);
+        }
+
+        let duration = transcript
+            .segments
+            .iter()
+            .filter_map(|s| s.end.or(s.start))
+            .filter(|t| t.is_finite())
+            .fold(0.0_f64, f64::max);
+        let timed = duration > 0.0 && segment_starts.iter().any(Option::is_some);
+
+        let segment_at = |offset: usize| {
+            segment_offsets
+                .partition_point(|&o| o <= offset)
+                .saturating_sub(1)
+        };
+        let start_at = |offset: usize| {
+            // The segment's own time, else the closest earlier known time.
+            let index = segment_at(offset);
+            segment_starts
+                .get(..=index)
+                .and_then(|starts| starts.iter().rev().find_map(|s| *s))
+        };
+
+        let mut sentences = Vec::new();
+        let mut turn = 0;
+        let mut previous_end = 0;
+        for range in text::sentences(&text) {
+            for piece in split_run_on(&text, range, &segment_offsets) {
+                let piece = skip_speaker_label(&text, piece);
+                if piece.is_empty() {
+                    continue;
+                }
+                let gap = text.get(previous_end..piece.start).unwrap_or("");
+                if gap.matches('\n').count() >= 2 {
+                    turn += 1;
+                }
+                previous_end = piece.end;
+                let start = start_at(piece.start);
+                let position = match start {
+                    Some(t) if timed => (t / duration).clamp(0.0, 1.0),
+                    _ => ratio(piece.start, text.len()),
+                };
+                sentences.push(Sentence {
+                    range: piece,
+                    start,
+                    turn,
+                    position,
+                });
+            }
+        }
+        Self { text, sentences }
+    }
+
+    /// The sentence's text, verbatim.
+    pub fn slice(&self, range: Range<usize>) -> &str {
+        self.text.get(range).unwrap_or("")
+    }
+}
+
+/// CJK characters and CJK punctuation (`，`, `。`, `「`): text written without
+/// spaces, so that two segments of it join without one.
+fn is_cjk_text(c: char) -> bool {
+    is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "transcripts are far below 2^52 bytes"
+)]
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Removes the bits of markup some transcript exports leave in the text —
+/// Markdown escapes and bold markers, bracketed timestamps (`[54:14]`,
+/// `[01:15:52.10]`) — which are not words anyone said.
+fn strip_markup(text: &str) -> String {
+    let unescaped = text.replace("\\[", "[").replace("\\]", "]").replace("**", "");
+    let mut out = String::with_capacity(unescaped.len());
+    let mut rest = unescaped.as_str();
+    while let Some(open) = rest.find('[') {
+        let (before, from_bracket) = rest.split_at(open);
+        out.push_str(before);
+        let timestamp = from_bracket.find(']').filter(|&close| {
+            let inside = &from_bracket[1..close];
+            inside.contains(':') && inside.chars().all(|c| c.is_ascii_digit() || matches!(c, ':' | '.'))
+        });
+        match timestamp {
+            Some(close) => {
+                rest = from_bracket[close + 1..].trim_start();
+            }
+            None => {
+                out.push('[');
+                rest = &from_bracket[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Cuts a run-on sentence into pieces of about [`PIECE_WORDS`] words, at
+/// segment boundaries when there are any inside it (so each piece keeps a
+/// time), else at word boundaries.
+fn split_run_on(text: &str, range: Range<usize>, segment_offsets: &[usize]) -> Vec<Range<usize>> {
+    let Some(sentence) = text.get(range.clone()) else {
+        return Vec::new();
+    };
+    if word_count(sentence) <= MAX_SENTENCE_WORDS {
+        return vec![range];
+    }
+    let first = segment_offsets.partition_point(|&o| o <= range.start);
+    let last = segment_offsets.partition_point(|&o| o < range.end);
+    let mut cuts: Vec<usize> = segment_offsets.get(first..last).unwrap_or(&[]).to_vec();
+    if cuts.len() < word_count(sentence) / PIECE_WORDS {
+        // Too few segment boundaries (one long segment): cut between words.
+        cuts = sentence
+            .char_indices()
+            .filter(|&(i, c)| c.is_whitespace() && i > 0)
+            .map(|(i, _)| range.start + i + 1)
+            .collect();
+    }
+    let mut pieces = Vec::new();
+    let mut piece_start = range.start;
+    // Words since `piece_start`, counted one stretch between cuts at a time so
+    // that a long run-on costs linear time.
+    let (mut words, mut counted_to) = (0, range.start);
+    for cut in cuts {
+        words += text.get(counted_to..cut).map_or(0, word_count);
+        counted_to = cut;
+        if words >= PIECE_WORDS && range.end > cut {
+            pieces.push(piece_start..cut);
+            piece_start = cut;
+            words = 0;
+        }
+    }
+    let tail_words = text.get(piece_start..range.end).map_or(0, word_count);
+    match pieces.last_mut() {
+        // A short tail joins the piece before it.
+        Some(last) if tail_words < PIECE_WORDS / 3 => last.end = range.end,
+        _ => pieces.push(piece_start..range.end),
+    }
+    pieces
+        .into_iter()
+        .map(|r| trim_range(text, r))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+fn trim_range(text: &str, range: Range<usize>) -> Range<usize> {
+    let slice = text.get(range.clone()).unwrap_or("");
+    let lead = slice.len() - slice.trim_start().len();
+    let start = range.start + lead;
+    start..start + slice.trim().len()
+}
+
+/// Drops an inline speaker label (`Kevin: `, `Dave Jones: `) at the start of a
+/// sentence: some SRT and text transcripts carry speakers that way, and the
+/// label is not part of what was said.
+fn skip_speaker_label(text: &str, range: Range<usize>) -> Range<usize> {
+    let Some(sentence) = text.get(range.clone()) else {
+        return range;
+    };
+    let Some(colon) = sentence.find(": ") else {
+        return range;
+    };
+    let label = &sentence[..colon];
+    let words: Vec<&str> = label.split(' ').collect();
+    let is_label = (1..=3).contains(&words.len())
+        && words.iter().all(|w| {
+            let mut chars = w.chars();
+            chars.next().is_some_and(char::is_uppercase)
+                && chars.all(|c| c.is_alphabetic() || matches!(c, '.' | '\'' | '-'))
+        });
+    if is_label {
+        trim_range(text, range.start + colon + 1..range.end)
+    } else {
+        range
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meridian_core::{Segment, TranscriptFormat, TranscriptSource};
+
+    use super::*;
+
+    fn transcript(segments: &[(Option<f64>, Option<&str>, &str)]) -> Transcript {
+        Transcript {
+            source: TranscriptSource::Feed(TranscriptFormat::Vtt),
+            language: None,
+            segments: segments
+                .iter()
+                .map(|&(start, speaker, text)| Segment {
+                    start,
+                    end: start.map(|s| s + 2.0),
+                    speaker: speaker.map(str::to_owned),
+                    text: text.to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    fn sentences(doc: &Document) -> Vec<(&str, Option<f64>, usize)> {
+        doc.sentences
+            .iter()
+            .map(|s| (doc.slice(s.range.clone()), s.start, s.turn))
+            .collect()
+    }
+
+    #[test]
+    fn sentences_split_across_cues_map_to_the_cue_where_they_start() {
+        let doc = Document::new(&transcript(&[
+            (Some(0.0), None, "It is so nice to"),
+            (Some(4.8), None, "record this show. And Travis"),
+            (Some(8.25), None, "does all the work."),
+        ]));
+        assert_eq!(
+            sentences(&doc),
+            [
+                ("It is so nice to record this show.", Some(0.0), 0),
+                ("And Travis does all the work.", Some(4.8), 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_change_of_speaker_ends_a_sentence_and_a_turn() {
+        let doc = Document::new(&transcript(&[
+            (Some(0.0), Some("A"), "so what happened then"),
+            (Some(3.0), Some("B"), "we shipped it"),
+            (Some(5.0), Some("B"), "on time."),
+        ]));
+        assert_eq!(
+            sentences(&doc),
+            [
+                ("so what happened then", Some(0.0), 0),
+                ("we shipped it on time.", Some(3.0), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn chinese_cues_join_without_spaces() {
+        let doc = Document::new(&transcript(&[
+            (Some(1.0), None, "数据显示，播客"),
+            (Some(2.5), None, "增长很快，"),
+            (Some(4.0), None, "然后呢。"),
+        ]));
+        assert_eq!(
+            sentences(&doc)[0],
+            ("数据显示，播客增长很快，然后呢。", Some(1.0), 0)
+        );
+    }
+
+    #[test]
+    fn run_on_text_is_cut_at_cue_boundaries() {
+        let line = "and then we kept talking about the thing without any stop at all";
+        let segments: Vec<(Option<f64>, Option<&str>, &str)> = (0..12)
+            .map(|i| (Some(f64::from(i) * 3.0), None, line))
+            .collect();
+        let doc = Document::new(&transcript(&segments));
+        assert!(doc.sentences.len() >= 4, "{}", doc.sentences.len());
+        for s in &doc.sentences {
+            let words = word_count(doc.slice(s.range.clone()));
+            assert!((10..=MAX_SENTENCE_WORDS).contains(&words), "{words}");
+            assert!(s.start.is_some());
+        }
+    }
+
+    #[test]
+    fn inline_speaker_labels_and_markdown_are_not_quoted() {
+        let doc = Document::new(&transcript(&[
+            (None, None, "Kevin: That is true. Alban: I never said that."),
+            (None, None, "**Mark Russinovich:** Yes \\[laughs\\] indeed."),
+            (None, None, "\\[54:14\\] And for me, [01:15:52.10] that's the key [a]."),
+        ]));
+        let texts: Vec<&str> = sentences(&doc).into_iter().map(|(t, _, _)| t).collect();
+        assert_eq!(
+            texts,
+            [
+                "That is true.",
+                "I never said that.",
+                "Yes [laughs] indeed.",
+                "And for me, that's the key [a]."
+            ]
+        );
+    }
+
+    #[test]
+    fn untimed_positions_follow_the_text() {
+        let doc = Document::new(&transcript(&[(
+            None,
+            None,
+            "First one here. Second one here.",
+        )]));
+        assert!(doc.sentences[0].position < 1e-9);
+        assert!(doc.sentences[1].position > 0.4);
+        assert_eq!(doc.sentences[1].start, None);
+    }
+}

@@ -1,0 +1,537 @@
+//! The daily run of one region (see the crate docs for the stages).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt as _;
+use meridian_core::{Digest, EpisodeMeta, FeedUrl, Transcript, TranscriptSource};
+use meridian_digest::rank::{Candidate, RankOptions};
+use meridian_egress::{CacheHints, Validators};
+use meridian_ingest::FeedFetch;
+use meridian_models::AttemptOutcome;
+use meridian_store::{EpisodeStatus, FeedFailure, FeedRow, FeedSuccess, ModelCallRecord, SubscriberStatus};
+
+use crate::{Region, RuntimeError};
+
+/// On a feed's first fetch, this many of its newest episodes count as news;
+/// the back catalogue is archived, not summarised.
+const INITIAL_EPISODES: usize = 3;
+/// Feeds fetched at once.
+const FEED_CONCURRENCY: usize = 8;
+/// Next check at the earliest / latest after a success.
+const MIN_RECHECK: Duration = Duration::from_secs(15 * 60);
+const MAX_RECHECK: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_RECHECK: Duration = Duration::from_secs(3600);
+
+/// How a run is performed.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The digest's day, in the region's timezone.
+    pub date: NaiveDate,
+    /// Import the region's OPML file first.
+    pub import_opml: bool,
+    /// Check every feed now, whether due or not.
+    pub force_refresh: bool,
+}
+
+impl RunOptions {
+    /// Today in the region's timezone, importing the OPML list, polite refresh.
+    #[must_use]
+    pub fn today(region: &Region) -> Self {
+        Self {
+            date: Utc::now().with_timezone(&region.config().timezone).date_naive(),
+            import_opml: true,
+            force_refresh: false,
+        }
+    }
+}
+
+/// Counters of one stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StageCounts(pub BTreeMap<String, u64>);
+
+impl StageCounts {
+    pub(crate) fn add(&mut self, key: &str, n: u64) {
+        *self.0.entry(key.to_owned()).or_default() += n;
+    }
+
+    /// The counter `key` (0 when never counted).
+    #[must_use]
+    pub fn get(&self, key: &str) -> u64 {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+}
+
+/// What a run did, stage by stage.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunReport {
+    /// The digest's day.
+    pub date: Option<NaiveDate>,
+    /// Feed checks: `fetched`, `not_modified`, `failed`, `new_episodes`, `archived_episodes`.
+    pub feeds: StageCounts,
+    /// Transcripts by source: `vtt`, `srt`, `json`, `html`, `text`, `show_notes`, `failed`.
+    pub transcripts: StageCounts,
+    /// Insights: `episodes`, `cached`, `parked`, and per model `model:<name>`.
+    pub insights: StageCounts,
+    /// Models skipped or failed, with the reason, once per model.
+    pub model_notes: Vec<(String, String)>,
+    /// Feed failures: (url, kind, message).
+    pub feed_errors: Vec<(String, String, String)>,
+    /// The digest (made now or earlier the same day).
+    pub digest: Option<Digest>,
+    /// Whether the digest was made by an earlier run of the same day.
+    pub digest_reused: bool,
+    /// Delivery: `sent`, `already_sent`, `failed`.
+    pub delivery: StageCounts,
+    /// Where emails went.
+    pub transport: String,
+}
+
+fn unix(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// When to check a feed again after a successful fetch: the longest of the
+/// feed's `<ttl>`, `Cache-Control: max-age`, `Expires` and `Retry-After`,
+/// clamped to [15 min, 24 h].
+fn next_check(now: DateTime<Utc>, cache: &CacheHints, ttl_minutes: Option<u32>) -> i64 {
+    let mut wait = DEFAULT_RECHECK;
+    if let Some(ttl) = ttl_minutes {
+        wait = wait.max(Duration::from_secs(u64::from(ttl) * 60));
+    }
+    if let Some(max_age) = cache.max_age {
+        wait = wait.max(max_age);
+    }
+    if let Some(expires) = cache.expires
+        && let Ok(d) = (expires - now).to_std()
+    {
+        wait = wait.max(d);
+    }
+    if let Some(retry) = cache.retry_after {
+        wait = wait.max(retry);
+    }
+    unix(now) + secs(wait.clamp(MIN_RECHECK, MAX_RECHECK))
+}
+
+/// Exponential back-off after `failures` consecutive failures: 15 min, 30 min,
+/// 1 h … capped at 24 h, and never sooner than the server's `Retry-After`.
+fn backoff(now: DateTime<Utc>, failures: i64, retry_after: Option<Duration>) -> i64 {
+    let exp = u32::try_from(failures.clamp(0, 16)).unwrap_or(16);
+    let wait = MIN_RECHECK.saturating_mul(2u32.saturating_pow(exp)).min(MAX_RECHECK);
+    unix(now) + secs(wait.max(retry_after.unwrap_or_default()))
+}
+
+/// Indices of the `n` newest episodes (unknown dates count as oldest; feed
+/// order breaks ties, since feeds list newest first).
+fn newest(episodes: &[EpisodeMeta], n: usize) -> HashSet<usize> {
+    let mut idx: Vec<usize> = (0..episodes.len()).collect();
+    idx.sort_by(|&a, &b| episodes[b].published.cmp(&episodes[a].published).then(a.cmp(&b)));
+    idx.into_iter().take(n).collect()
+}
+
+impl Region {
+    /// Performs one daily run. Safe to run again for the same day: finished
+    /// work is not redone, and no subscriber gets a second email.
+    ///
+    /// `progress` receives one line per stage, for people watching.
+    ///
+    /// # Errors
+    /// [`RuntimeError`] when storage fails or the digest cannot be rendered;
+    /// a failing feed, transcript or model is recorded and the run goes on.
+    #[tracing::instrument(skip_all, fields(region = %self.config().id, date = %options.date))]
+    pub async fn run_daily(&self, options: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<RunReport, RuntimeError> {
+        let mut report = RunReport { date: Some(options.date), transport: self.mailer().describe(), ..RunReport::default() };
+        self.seed(options).await?;
+        for m in self.insight_models() {
+            if let Some(reason) = &m.unavailable {
+                progress(&format!("model `{}` ({}) skipped: {reason}", m.name, m.provider));
+                report.model_notes.push((m.name.clone(), reason.clone()));
+            }
+        }
+        self.refresh_feeds(options, &mut report).await?;
+        progress(&format!(
+            "feeds: {} fetched, {} not modified, {} failed; {} new episodes",
+            report.feeds.get("fetched"),
+            report.feeds.get("not_modified"),
+            report.feeds.get("failed"),
+            report.feeds.get("new_episodes")
+        ));
+        for (url, kind, msg) in &report.feed_errors {
+            progress(&format!("feed {url} failed ({kind}): {msg}"));
+        }
+        self.fetch_transcripts(&mut report).await?;
+        if !report.transcripts.0.is_empty() {
+            let parts: Vec<String> = report.transcripts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            progress(&format!("transcripts: {}", parts.join(", ")));
+        }
+        self.extract_insights(&mut report, progress).await?;
+        let by_model: Vec<String> = report
+            .insights
+            .0
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("model:").map(|m| format!("{v} by {m}")))
+            .collect();
+        progress(&format!(
+            "insights: {} episodes ({}), {} from cache, {} parked",
+            report.insights.get("episodes"),
+            if by_model.is_empty() { "none extracted now".to_owned() } else { by_model.join(", ") },
+            report.insights.get("cached"),
+            report.insights.get("parked"),
+        ));
+        self.make_digest(options, &mut report).await?;
+        match &report.digest {
+            Some(d) => progress(&format!(
+                "digest {}: {} insights{}",
+                d.date,
+                d.items.len(),
+                if report.digest_reused { " (made by an earlier run today)" } else { "" }
+            )),
+            None => progress(&format!("digest {}: nothing new to send", options.date)),
+        }
+        self.deliver(&mut report).await?;
+        progress(&format!(
+            "emails: {} sent, {} already sent, {} failed ({})",
+            report.delivery.get("sent"),
+            report.delivery.get("already_sent"),
+            report.delivery.get("failed"),
+            report.transport
+        ));
+        Ok(report)
+    }
+
+    /// Seed subscribers from config and feeds from the OPML list (idempotent).
+    async fn seed(&self, options: &RunOptions) -> Result<(), RuntimeError> {
+        let now = unix(Utc::now());
+        let store = self.store();
+        for email in &self.config().seed_subscribers {
+            store.add_subscriber(email, SubscriberStatus::Confirmed, None, "config", now).await?;
+        }
+        if options.import_opml
+            && let Some(path) = &self.config().opml
+        {
+            let region = self.config().id.clone();
+            let list_err = |reason: String| RuntimeError::FeedList { region: region.clone(), path: path.display().to_string(), reason };
+            let bytes = tokio::fs::read(path).await.map_err(|e| list_err(e.to_string()))?;
+            let outlines = meridian_ingest::parse_opml(&bytes, &path.display().to_string()).map_err(|e| list_err(e.to_string()))?;
+            for o in outlines {
+                match FeedUrl::parse(&o.xml_url) {
+                    Ok(url) => {
+                        store.add_feed(url.as_str(), o.title.as_deref(), "opml", now).await?;
+                    }
+                    Err(e) => tracing::warn!(region = %region, error = %e, "Skipping an OPML entry"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_feeds(&self, options: &RunOptions, report: &mut RunReport) -> Result<(), RuntimeError> {
+        let now = Utc::now();
+        let feeds = if options.force_refresh {
+            self.store().list_feeds().await?.into_iter().filter(|f| !f.disabled && !f.blocked).collect()
+        } else {
+            self.store().feeds_due(unix(now)).await?
+        };
+        let mut fetches = futures_util::stream::iter(feeds.into_iter().map(|feed| async move {
+            let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
+            let result = match FeedUrl::parse(&feed.url) {
+                Ok(url) => meridian_ingest::fetch_feed(self.egress(), &url, &validators).await,
+                Err(e) => Err(meridian_ingest::IngestError::bad_url(meridian_ingest::DocKind::Feed, &feed.url, e)),
+            };
+            (feed, result)
+        }))
+        .buffer_unordered(FEED_CONCURRENCY);
+        while let Some((feed, result)) = fetches.next().await {
+            self.store_fetch(&feed, result, report).await?;
+        }
+        Ok(())
+    }
+
+    async fn store_fetch(
+        &self,
+        feed: &FeedRow,
+        result: Result<FeedFetch, meridian_ingest::IngestError>,
+        report: &mut RunReport,
+    ) -> Result<(), RuntimeError> {
+        let now = Utc::now();
+        let store = self.store();
+        match result {
+            Ok(FeedFetch::NotModified { cache, .. }) => {
+                report.feeds.add("not_modified", 1);
+                store.record_feed_not_modified(feed.id, next_check(now, &cache, None), unix(now)).await?;
+            }
+            Ok(FeedFetch::Fetched(fetched)) => {
+                report.feeds.add("fetched", 1);
+                let podcast = &fetched.feed;
+                if !podcast.blocked {
+                    let initial = feed.fetch_count == 0;
+                    let fresh = newest(&podcast.episodes, INITIAL_EPISODES);
+                    let max_age = chrono::Duration::days(i64::from(self.config().digest.max_episode_age_days));
+                    let counts = store
+                        .insert_episodes(feed.id, &podcast.episodes, unix(now), |i, ep| {
+                            if initial { fresh.contains(&i) } else { ep.published.is_none_or(|p| now - p <= max_age) }
+                        })
+                        .await?;
+                    report.feeds.add("new_episodes", counts.queued as u64);
+                    report.feeds.add("archived_episodes", counts.archived as u64);
+                }
+                // Validators are saved only now that the episodes are stored: a
+                // crash before this line fetches the same content again.
+                let moved = fetched.moved_to.as_ref().map(FeedUrl::as_str);
+                store
+                    .record_feed_success(
+                        feed.id,
+                        &FeedSuccess {
+                            title: Some(podcast.title.as_str()).filter(|t| !t.is_empty()),
+                            etag: fetched.etag.as_deref(),
+                            last_modified: fetched.last_modified.as_deref(),
+                            new_url: moved,
+                            blocked: podcast.blocked,
+                            next_check_at: next_check(now, &fetched.cache, podcast.ttl_minutes),
+                        },
+                        unix(now),
+                    )
+                    .await?;
+            }
+            Err(e) => {
+                report.feeds.add("failed", 1);
+                let kind = e.kind();
+                tracing::warn!(region = %self.config().id, feed = %feed.url, kind, error = %e, "Feed check failed");
+                report.feed_errors.push((feed.url.clone(), kind.to_owned(), e.to_string()));
+                store
+                    .record_feed_failure(
+                        feed.id,
+                        &FeedFailure {
+                            kind,
+                            error: &e.to_string(),
+                            next_check_at: backoff(now, feed.failure_count, e.retry_after()),
+                            disable: kind == "gone",
+                        },
+                        unix(now),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_transcripts(&self, report: &mut RunReport) -> Result<(), RuntimeError> {
+        let store = self.store();
+        let language = self.config().locale.language().to_owned();
+        for ep in store.episodes_with_status(&[EpisodeStatus::New]).await? {
+            let mut transcript: Option<Transcript> = None;
+            if let Some(link) = meridian_ingest::pick_transcript(&ep.meta.transcripts, Some(&language)) {
+                match meridian_ingest::fetch_transcript(self.egress(), link, ep.meta.language.as_deref()).await {
+                    Ok(t) if !t.segments.is_empty() => transcript = Some(t),
+                    Ok(_) => report.transcripts.add("failed", 1),
+                    Err(e) => {
+                        tracing::warn!(region = %self.config().id, episode = %ep.meta.guid, url = %link.url, error = %e, "Transcript unavailable; using the show notes");
+                        report.transcripts.add("failed", 1);
+                    }
+                }
+            }
+            let transcript = match transcript {
+                Some(t) => t,
+                None => meridian_ingest::show_notes_transcript(&ep.meta),
+            };
+            if transcript.segments.is_empty() {
+                store.set_episode_status(ep.id, EpisodeStatus::Archived, Some("no transcript and no show notes")).await?;
+                report.transcripts.add("empty", 1);
+                continue;
+            }
+            let key = match transcript.source {
+                TranscriptSource::Feed(f) => f.as_str(),
+                TranscriptSource::SpeechToText => "speech_to_text",
+                TranscriptSource::ShowNotes => "show_notes",
+            };
+            report.transcripts.add(key, 1);
+            store.save_transcript(ep.id, &transcript, unix(Utc::now())).await?;
+        }
+        Ok(())
+    }
+
+    async fn extract_insights(&self, report: &mut RunReport, progress: &(dyn Fn(&str) + Sync)) -> Result<(), RuntimeError> {
+        let store = self.store();
+        let size = self.config().digest.size;
+        let mut noted: HashSet<String> = report.model_notes.iter().map(|(m, _)| m.clone()).collect();
+        let feeds: HashMap<i64, String> =
+            store.list_feeds().await?.into_iter().map(|f| (f.id, f.title.unwrap_or(f.url))).collect();
+        for ep in store.episodes_with_status(&[EpisodeStatus::Transcribed, EpisodeStatus::Parked]).await? {
+            let Some(transcript) = store.transcript(ep.id).await? else {
+                store.set_episode_status(ep.id, EpisodeStatus::New, None).await?;
+                continue;
+            };
+            let hash = transcript.content_hash();
+            let now = unix(Utc::now());
+            report.insights.add("episodes", 1);
+            if let Some((model, insights)) = store.cached_extraction(&hash).await? {
+                report.insights.add("cached", 1);
+                store.save_insights(ep.id, &hash, &model, &insights, now).await?;
+                continue;
+            }
+            let podcast = feeds.get(&ep.feed_id).map_or("", String::as_str);
+            let result = self.insight_chain().extract(&transcript, podcast, &ep.meta.title, size).await;
+            let attempts = match &result {
+                Ok(x) => x.attempts.clone(),
+                Err(_) => Vec::new(),
+            };
+            for a in &attempts {
+                let (outcome, detail) = match &a.outcome {
+                    AttemptOutcome::Ok => ("ok", None),
+                    AttemptOutcome::Skipped(r) => ("skipped", Some(r.clone())),
+                    AttemptOutcome::Failed { kind, message } => {
+                        if noted.insert(a.model.clone()) {
+                            progress(&format!("model `{}` failed ({kind}): {message}; falling back within the region", a.model));
+                            report.model_notes.push((a.model.clone(), message.clone()));
+                        }
+                        ("error", Some(message.clone()))
+                    }
+                };
+                if outcome == "skipped" {
+                    continue;
+                }
+                store
+                    .record_model_call(&ModelCallRecord {
+                        at: now,
+                        role: "insight",
+                        model: &a.model,
+                        provider: a.provider,
+                        hosted_in: a.hosted_in.as_str(),
+                        content_hash: Some(&hash.to_hex()),
+                        input_tokens: i64::try_from(a.input_tokens).unwrap_or(i64::MAX),
+                        output_tokens: i64::try_from(a.output_tokens).unwrap_or(i64::MAX),
+                        latency_ms: i64::try_from(a.latency_ms).unwrap_or(i64::MAX),
+                        outcome,
+                        detail: detail.as_deref(),
+                    })
+                    .await?;
+            }
+            match result {
+                Ok(x) => {
+                    report.insights.add(&format!("model:{}", x.model), 1);
+                    store.save_insights(ep.id, &hash, &x.model, &x.insights, now).await?;
+                }
+                Err(e) => {
+                    // No model of the region's own list could do it: park the
+                    // episode for the next run; never borrow another region's model.
+                    report.insights.add("parked", 1);
+                    store.set_episode_status(ep.id, EpisodeStatus::Parked, Some(&e.to_string())).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn make_digest(&self, options: &RunOptions, report: &mut RunReport) -> Result<(), RuntimeError> {
+        let store = self.store();
+        if let Some(stored) = store.digest_for_date(options.date).await? {
+            report.digest = Some(stored.digest);
+            report.digest_reused = true;
+            return Ok(());
+        }
+        let now = Utc::now();
+        let cfg = &self.config().digest;
+        let since = unix(now) - i64::from(cfg.max_episode_age_days) * 86_400;
+        let mut candidates = Vec::new();
+        let mut owner: HashMap<String, i64> = HashMap::new();
+        for ep in store.digest_candidates(since).await? {
+            let key = ep.episode_id.to_string();
+            owner.insert(key.clone(), ep.episode_id);
+            for insight in ep.insights {
+                candidates.push(Candidate {
+                    episode_key: key.clone(),
+                    podcast: ep.podcast.clone(),
+                    episode: ep.meta.title.clone(),
+                    episode_url: ep.meta.link.clone().or_else(|| ep.meta.enclosure.as_ref().map(|e| e.url.clone())),
+                    language: ep.meta.language.clone(),
+                    published: ep.meta.published,
+                    insight,
+                });
+            }
+        }
+        let recent = store.recent_digest_texts(unix(now) - i64::from(cfg.novelty_days) * 86_400).await?;
+        let picks = meridian_digest::rank::rank(
+            &candidates,
+            &recent,
+            &RankOptions { limit: cfg.size, ..RankOptions::new(now) },
+        );
+        if picks.is_empty() {
+            return Ok(());
+        }
+        let featured: Vec<i64> = picks
+            .iter()
+            .filter_map(|p| {
+                candidates
+                    .iter()
+                    .find(|c| c.insight.text == p.insight.text && c.episode == p.episode)
+                    .and_then(|c| owner.get(&c.episode_key).copied())
+            })
+            .collect();
+        let digest = Digest { region: self.config().id.clone(), date: options.date, items: picks };
+        let stored = store.create_digest(&digest, &featured, unix(now)).await?;
+        report.digest_reused = stored.digest != digest;
+        report.digest = Some(stored.digest);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+    }
+
+    #[test]
+    fn next_check_honours_the_longest_hint_within_bounds() {
+        let now = t("2026-11-28T00:00:00Z");
+        let none = CacheHints::default();
+        assert_eq!(next_check(now, &none, None) - unix(now), 3600);
+        assert_eq!(next_check(now, &none, Some(180)) - unix(now), 3 * 3600);
+        let long = CacheHints { max_age: Some(Duration::from_secs(7 * 86_400)), ..CacheHints::default() };
+        assert_eq!(next_check(now, &long, None) - unix(now), 86_400, "clamped to a day");
+        let retry = CacheHints { retry_after: Some(Duration::from_secs(7200)), ..CacheHints::default() };
+        assert_eq!(next_check(now, &retry, None) - unix(now), 7200);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let now = t("2026-11-28T00:00:00Z");
+        let waits: Vec<i64> = (0..8).map(|f| backoff(now, f, None) - unix(now)).collect();
+        assert_eq!(&waits[..4], &[900, 1800, 3600, 7200]);
+        assert_eq!(waits[7], 86_400);
+        assert_eq!(backoff(now, 0, Some(Duration::from_secs(5000))) - unix(now), 5000);
+    }
+
+    #[test]
+    fn newest_prefers_dates_then_feed_order() {
+        let ep = |title: &str, date: Option<&str>| EpisodeMeta {
+            guid: meridian_core::EpisodeGuid(title.into()),
+            guid_source: meridian_core::GuidSource::Guid,
+            title: title.into(),
+            published: date.map(t),
+            link: None,
+            description: String::new(),
+            enclosure: None,
+            duration_secs: None,
+            transcripts: vec![],
+            chapters_url: None,
+            persons: vec![],
+            language: None,
+        };
+        let eps = vec![
+            ep("old", Some("2020-01-01T00:00:00Z")),
+            ep("undated", None),
+            ep("new", Some("2026-11-01T00:00:00Z")),
+            ep("mid", Some("2024-01-01T00:00:00Z")),
+        ];
+        let picked = newest(&eps, 2);
+        assert_eq!(picked, HashSet::from([2, 3]));
+    }
+}
