@@ -1,5 +1,6 @@
 //! End-to-end tests of the `meridian` binary: the real executable, real files,
 //! a real HTTP server on loopback serving the sample podcasts.
+#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail loudly")]
 
 mod config;
 mod inspect;

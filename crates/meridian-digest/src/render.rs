@@ -603,7 +603,6 @@ impl ItemView {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod tests {
     use meridian_core::{Insight, RegionId, ScoreComponents};
 

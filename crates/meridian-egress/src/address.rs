@@ -184,7 +184,6 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
 }
 
 #[cfg(test)]
-#[expect(clippy::panic, reason = "tests")]
 mod tests {
     use super::*;
 

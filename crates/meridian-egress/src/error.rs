@@ -382,7 +382,6 @@ fn source_chain(err: &reqwest::Error) -> String {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

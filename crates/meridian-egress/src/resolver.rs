@@ -142,7 +142,6 @@ pub(crate) fn screen(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

@@ -325,7 +325,6 @@ fn parse_port(port: &str) -> Result<u16, String> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod tests {
     use super::*;
 

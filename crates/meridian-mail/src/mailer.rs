@@ -424,7 +424,6 @@ fn redact_address(text: &str, address: &str, domain: &str) -> String {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 mod tests {
     use super::*;
 

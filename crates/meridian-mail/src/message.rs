@@ -268,12 +268,6 @@ fn raw_header(name: &str, value: String) -> Result<HeaderValue, MailError> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
 mod tests {
     use super::*;
 

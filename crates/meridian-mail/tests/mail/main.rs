@@ -1,11 +1,6 @@
 //! Sends real emails through the `Mailer`: to an outbox folder, and over SMTP
 //! to a minimal SMTP server on loopback.
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 mod outbox;
 mod smtp;

@@ -1,6 +1,7 @@
 //! Repository tests. Every test body runs on SQLite (a temporary file) and on
 //! PostgreSQL (a throwaway database on the server at `MERIDIAN_TEST_PG`,
 //! default `postgres://postgres@127.0.0.1:5432/postgres`).
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers fail loudly")]
 
 mod repos;
 
