@@ -6,7 +6,12 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = meridian_cli::Cli::parse();
-    let quiet = matches!(cli.command, meridian_cli::Command::Demo);
+    // Commands that print their own progress log only errors by default.
+    let quiet = match &cli.command {
+        meridian_cli::Command::Demo => true,
+        meridian_cli::Command::Run(args) => !args.json,
+        _ => false,
+    };
     meridian_cli::init_logging(cli.verbose, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -105,6 +105,11 @@ pub struct EgressSection {
     pub timeout_secs: Option<u64>,
     /// Largest response body accepted, bytes (checked while streaming and after decompression).
     pub max_body_bytes: Option<u64>,
+    /// Feeds fetched at once, in all (default 16).
+    pub max_concurrent_fetches: Option<usize>,
+    /// Feeds fetched at once from one host (default 2), so that a region
+    /// with many feeds on one hosting platform does not hammer it.
+    pub max_fetches_per_host: Option<usize>,
 }
 
 /// `[mail]`

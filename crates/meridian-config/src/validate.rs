@@ -133,6 +133,10 @@ pub struct EgressSettings {
     pub timeout: Duration,
     /// Body cap.
     pub max_body_bytes: u64,
+    /// Feeds fetched at once.
+    pub max_concurrent_fetches: usize,
+    /// Feeds fetched at once from one host.
+    pub max_fetches_per_host: usize,
 }
 
 /// Validated `[mail]`.
@@ -291,7 +295,15 @@ impl RegionConfig {
             connect_timeout: Duration::from_secs(raw.egress.connect_timeout_secs.unwrap_or(10)),
             timeout: Duration::from_secs(raw.egress.timeout_secs.unwrap_or(60)),
             max_body_bytes: raw.egress.max_body_bytes.unwrap_or(50 * 1024 * 1024),
+            max_concurrent_fetches: raw.egress.max_concurrent_fetches.unwrap_or(16),
+            max_fetches_per_host: raw.egress.max_fetches_per_host.unwrap_or(2),
         };
+        if egress.max_concurrent_fetches == 0 {
+            c.push("egress.max_concurrent_fetches", "must be at least 1");
+        }
+        if egress.max_fetches_per_host == 0 {
+            c.push("egress.max_fetches_per_host", "must be at least 1");
+        }
         for (i, entry) in egress.allow.iter().enumerate() {
             if let Err(reason) = check_allow_entry(entry) {
                 c.push(format!("egress.allow[{i}]"), reason);

@@ -82,7 +82,8 @@ pub enum IngestError {
         problem: String,
     },
     /// Fetching the document failed (network, policy, HTTP status, size cap).
-    #[error("{doc} `{subject}`: {message}")]
+    /// The egress message already names the URL.
+    #[error("{doc}: {message}")]
     Fetch {
         /// What the document was meant to be.
         doc: DocKind,

@@ -1,6 +1,7 @@
 //! The daily run of one region (see the crate docs for the stages).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,14 +12,13 @@ use meridian_egress::{CacheHints, Validators};
 use meridian_ingest::FeedFetch;
 use meridian_models::AttemptOutcome;
 use meridian_store::{EpisodeStatus, FeedFailure, FeedRow, FeedSuccess, ModelCallRecord, SubscriberStatus};
+use tokio::sync::Semaphore;
 
 use crate::{Region, RuntimeError};
 
 /// On a feed's first fetch, this many of its newest episodes count as news;
 /// the back catalogue is archived, not summarised.
 const INITIAL_EPISODES: usize = 3;
-/// Feeds fetched at once.
-const FEED_CONCURRENCY: usize = 8;
 /// Next check at the earliest / latest after a success.
 const MIN_RECHECK: Duration = Duration::from_secs(15 * 60);
 const MAX_RECHECK: Duration = Duration::from_secs(24 * 3600);
@@ -237,7 +237,22 @@ impl Region {
         } else {
             self.store().feeds_due(unix(now)).await?
         };
-        let mut fetches = futures_util::stream::iter(feeds.into_iter().map(|feed| async move {
+        // Two limits: all fetches at once (`buffer_unordered`), and fetches per
+        // host (a semaphore each), so that hundreds of feeds on one hosting
+        // platform are fetched a couple at a time while other hosts proceed.
+        let egress = &self.config().egress;
+        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let jobs: Vec<(FeedRow, Arc<Semaphore>)> = feeds
+            .into_iter()
+            .map(|feed| {
+                let host = url::Url::parse(&feed.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+                let sem = Arc::clone(per_host.entry(host).or_insert_with(|| Arc::new(Semaphore::new(egress.max_fetches_per_host))));
+                (feed, sem)
+            })
+            .collect();
+        let mut fetches = futures_util::stream::iter(jobs.into_iter().map(|(feed, host_slot)| async move {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _permit = host_slot.acquire_owned().await.ok();
             let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
             let result = match FeedUrl::parse(&feed.url) {
                 Ok(url) => meridian_ingest::fetch_feed(self.egress(), &url, &validators).await,
@@ -245,7 +260,7 @@ impl Region {
             };
             (feed, result)
         }))
-        .buffer_unordered(FEED_CONCURRENCY);
+        .buffer_unordered(egress.max_concurrent_fetches);
         while let Some((feed, result)) = fetches.next().await {
             self.store_fetch(&feed, result, report).await?;
         }
