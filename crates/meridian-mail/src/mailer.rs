@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use meridian_core::ContentHash;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use url::{Host, Url};
 
 use crate::{MailError, OutgoingEmail, SmtpFailure, build_message};
@@ -160,16 +161,22 @@ impl Mailer {
         let domain = email.to.domain();
         match &self.transport {
             Transport::Outbox(dir) => {
-                let outbox = AsyncFileTransport::<Tokio1Executor>::new(dir);
-                let id = outbox
-                    .send(message)
-                    .await
-                    .map_err(|e| MailError::OutboxWrite {
-                        path: dir.clone(),
-                        domain: domain.to_owned(),
-                        reason: e.to_string(),
-                    })?;
-                let file = dir.join(format!("{id}.eml"));
+                // The file is named after the Message-ID and written whole
+                // (temporary file, then rename), so sending the same email
+                // again — a run resumed after a crash between writing and
+                // recording the delivery — replaces it instead of adding a
+                // second one: the outbox holds each email exactly once.
+                // (lettre's file transport names files with random UUIDs.)
+                let name = ContentHash::of(email.message_id.as_bytes()).to_hex();
+                let file = dir.join(format!("{}.eml", &name[..32]));
+                let tmp = dir.join(format!(".{}.eml.tmp", &name[..32]));
+                let write_err = |e: std::io::Error| MailError::OutboxWrite {
+                    path: dir.clone(),
+                    domain: domain.to_owned(),
+                    reason: e.to_string(),
+                };
+                tokio::fs::write(&tmp, message.formatted()).await.map_err(write_err)?;
+                tokio::fs::rename(&tmp, &file).await.map_err(write_err)?;
                 tracing::debug!(file = %file.display(), "Email written to the outbox.");
                 Ok(SendReceipt {
                     message_id: email.message_id.clone(),

@@ -55,9 +55,15 @@ async fn outbox_writes_a_parseable_eml_with_both_parts() {
         parts[1].1
     );
 
-    // A second email is a second file, not an overwrite.
+    // The same email sent again (a resumed run) replaces its file: the outbox
+    // holds it once. Another email is another file.
     let again = mailer.send(&email).await.unwrap();
-    assert_ne!(again.outbox_file.unwrap(), file);
+    assert_eq!(again.outbox_file.unwrap(), file);
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+    let mut other = email.clone();
+    other.message_id = "<another@meridian.test>".to_owned();
+    let third = mailer.send(&other).await.unwrap();
+    assert_ne!(third.outbox_file.unwrap(), file);
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 2);
 }
 
