@@ -11,6 +11,9 @@
 //! - [`Transcript`], [`Segment`], [`TranscriptFormat`]: timed text of an episode.
 //! - [`Insight`], [`DigestItem`], [`Digest`]: what the models and the ranking produce.
 //! - [`SubscriberEmail`]: a parsed e-mail address (personal data).
+//! - [`PromptText`], [`PromptSafe`], [`PublicText`]: what may go into a model
+//!   prompt: public and derived data only, by construction (no personal type
+//!   is `PromptSafe`).
 //! - [`ContentHash`]: SHA-256 content addressing.
 //! - [`text`]: sentence segmentation, tokens and similarity shared by the
 //!   builtin engine and the ranking.
@@ -19,6 +22,7 @@ mod email;
 mod feed;
 mod hash;
 mod insight;
+mod prompt;
 mod region;
 pub mod telemetry;
 pub mod text;
@@ -31,6 +35,7 @@ pub use feed::{
 };
 pub use hash::ContentHash;
 pub use insight::{Digest, DigestItem, Insight, ScoreComponents};
+pub use prompt::{PromptSafe, PromptText, PublicText};
 pub use region::{DataClass, Jurisdiction, Locale, RegionId, RegionIdError};
 pub use transcript::{Segment, Transcript, TranscriptFormat, TranscriptSource};
 

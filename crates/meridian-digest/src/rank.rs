@@ -5,7 +5,8 @@
 //! - **importance**: the model's own estimate ([`Insight::importance`], clamped;
 //!   not a number counts as 0);
 //! - **novelty**: 1 − the highest [`similarity`] to any insight sent in the
-//!   last 30 days (1 when nothing was sent);
+//!   last 30 days (1 when nothing was sent; cosine over content words and
+//!   CJK bigrams, see [`meridian_core::text`]);
 //! - **recency**: `0.5^(age / 24 h)` from the episode's `published` time to
 //!   `now` (1 for an episode published now or "in the future", 0.5 a day
 //!   later, 0.25 after two days); [`NEUTRAL_RECENCY`] (0.5) when the date is
@@ -27,6 +28,8 @@
 //!    (similarity ≥ the same threshold) is skipped.
 //!
 //! The picks come back best first, each with its [`ScoreComponents`].
+//!
+//! [`similarity`]: meridian_core::text::similarity
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -47,7 +50,7 @@ pub const NEUTRAL_RECENCY: f64 = 0.5;
 pub const RECENCY_HALF_LIFE_HOURS: f64 = 24.0;
 /// Default number of picks in a digest.
 pub const DEFAULT_LIMIT: usize = 5;
-/// Default near-duplicate cutoff for [`similarity`].
+/// Default near-duplicate cutoff for [`meridian_core::text::similarity`].
 pub const DEFAULT_NOVELTY_THRESHOLD: f64 = 0.6;
 
 /// One insight of one of the day's new episodes, with what the digest shows
@@ -393,6 +396,31 @@ mod tests {
             rank(&twice, &[], &RankOptions::new(now())).len(),
             1,
             "the same insight never appears twice"
+        );
+    }
+
+    #[test]
+    fn chinese_near_duplicates_are_recognised_by_character_bigrams() {
+        let candidates = vec![
+            candidate(
+                "a",
+                "研究发现，播客听众中有百分之六十会在通勤时收听节目。",
+                0.9,
+            ),
+            candidate("b", "研究发现播客听众中百分之六十在通勤时收听节目", 0.8),
+            candidate(
+                "c",
+                "数据显示，使用缓存以后应用的响应时间下降了百分之八十。",
+                0.5,
+            ),
+        ];
+        let items = rank(&candidates, &[], &RankOptions::new(now()));
+        assert_eq!(
+            texts(&items),
+            [
+                candidates[0].insight.text.as_str(),
+                candidates[2].insight.text.as_str()
+            ]
         );
     }
 

@@ -19,6 +19,9 @@ const AD: &[&str] = &[
     "is sponsored by",
     "sponsored and hosted by",
     "hosted and sponsored by",
+    "tickets are on sale",
+    "tickets are now on sale",
+    "on sale now",
     "sponsored by our friends",
     "our sponsor",
     "our sponsors",
@@ -95,6 +98,12 @@ const AD_CJK: &[&str] = &[
 
 /// Greetings, host introductions and show self-promotion.
 const GREETING: &[&str] = &[
+    "here's that conversation",
+    "here's our conversation",
+    "here is our conversation",
+    "welcome to my podcast",
+    "welcome to my show",
+    "welcome to our show",
     "without further ado",
     "here's my conversation with",
     "here is my conversation with",
@@ -179,11 +188,12 @@ const GREETING: &[&str] = &[
     "let's dive into it",
     "let's jump in",
     "let's jump right in",
-    "you're listening to",
-    "you are listening to",
     "this is episode",
-    "is a podcast",
+    "is a podcast that",
+    "is a podcast about",
+    "is a podcast for",
     "is a weekly podcast",
+    "is a daily podcast",
     "podcast is hosted by",
     "show is hosted by",
     "follow me on",
@@ -191,7 +201,6 @@ const GREETING: &[&str] = &[
     "follow the show",
     "follow the podcast",
     "keep up with the show",
-    "our youtube channel",
     "subscribe to our",
     // German
     "willkommen",
@@ -228,6 +237,7 @@ const GREETING_CJK: &[&str] = &[
 
 /// Sign-offs and calls to subscribe, rate or share.
 const OUTRO: &[&str] = &[
+    "for coming back",
     "for listening",
     "for tuning in",
     "for joining us",
@@ -374,6 +384,8 @@ const OUTRO_CJK: &[&str] = &[
 
 /// Calls to action that, with a web address, make a sentence promotion.
 const CALL_TO_ACTION: &[&str] = &[
+    "become a",
+    "you can become",
     "get tickets",
     "get your tickets",
     "buy tickets",
@@ -611,16 +623,64 @@ const CHIT_CHAT_ANYWHERE: &[&str] = &[
 /// Words that carry nothing on their own in speech. Sorted (a test checks),
 /// for binary search.
 const FILLER: &[&str] = &[
-    "a", "absolutely", "all", "alright", "and", "anyway", "anyways", "awesome", "but", "cool",
-    "erm", "exactly", "good", "great", "hmm", "i", "interesting", "is", "it", "it's", "just",
-    "know", "like", "mean", "mm", "nice", "no", "oh", "ok", "okay", "really", "right", "so",
-    "sure", "thank", "thanks", "that", "that's", "the", "this", "totally", "true", "uh", "um",
-    "was", "well", "wow", "yeah", "yep", "yes", "you",
+    "a",
+    "absolutely",
+    "all",
+    "alright",
+    "and",
+    "anyway",
+    "anyways",
+    "awesome",
+    "but",
+    "cool",
+    "erm",
+    "exactly",
+    "good",
+    "great",
+    "hmm",
+    "i",
+    "interesting",
+    "is",
+    "it",
+    "it's",
+    "just",
+    "know",
+    "like",
+    "mean",
+    "mm",
+    "nice",
+    "no",
+    "oh",
+    "ok",
+    "okay",
+    "really",
+    "right",
+    "so",
+    "sure",
+    "thank",
+    "thanks",
+    "that",
+    "that's",
+    "the",
+    "this",
+    "totally",
+    "true",
+    "uh",
+    "um",
+    "was",
+    "well",
+    "wow",
+    "yeah",
+    "yep",
+    "yes",
+    "you",
 ];
 
 /// Greeting words that open a sentence ("Hi Buzzsprout, Gillian here…",
 /// "Welcome to Podcasting Q&A…").
 const GREETING_OPENING: &[&str] = &[
+    "you're listening to",
+    "you are listening to",
     "welcome",
     "hi",
     "hey",
@@ -648,8 +708,9 @@ const LEAD_IN: &[&str] = &[
 ];
 
 /// Disfluencies: each one makes a quote harder to read.
-const DISFLUENCY: &[&str] =
-    &["um", "uh", "erm", "you know", "i mean", "kind of", "sort of", "like", "gonna", "kinda"];
+const DISFLUENCY: &[&str] = &[
+    "um", "uh", "erm", "you know", "i mean", "kind of", "sort of", "like", "gonna", "kinda",
+];
 
 /// Fewest words a sentence needs to carry a claim.
 pub(super) const MIN_WORDS: usize = 6;
@@ -727,7 +788,11 @@ static PHRASES: LazyLock<HashMap<&'static str, Vec<Phrase>>> = LazyLock::new(|| 
         for phrase in list {
             let mut words = phrase.split(' ');
             if let Some(first) = words.next() {
-                index.entry(first).or_default().push(Phrase { kind, id, rest: words.collect() });
+                index.entry(first).or_default().push(Phrase {
+                    kind,
+                    id,
+                    rest: words.collect(),
+                });
                 id += 1;
             }
         }
@@ -750,7 +815,11 @@ struct Found {
 /// after up to three lead-in words ("so", "and", "yeah"…), except
 /// [`Kind::Dangling`], which *is* a lead-in and counts only first.
 fn scan(words: &[&str]) -> Found {
-    let opening_end = words.iter().take(3).take_while(|w| LEAD_IN.binary_search(w).is_ok()).count();
+    let opening_end = words
+        .iter()
+        .take(3)
+        .take_while(|w| LEAD_IN.binary_search(w).is_ok())
+        .count();
     let mut found = Found::default();
     let mut claims: Vec<usize> = Vec::new();
     for (pos, word) in words.iter().enumerate() {
@@ -763,7 +832,11 @@ fn scan(words: &[&str]) -> Found {
                 kind if kind.opening_only() => pos <= opening_end,
                 _ => true,
             };
-            if !allowed || !words.get(pos + 1..).is_some_and(|after| after.starts_with(&phrase.rest)) {
+            if !allowed
+                || !words
+                    .get(pos + 1..)
+                    .is_some_and(|after| after.starts_with(&phrase.rest))
+            {
                 continue;
             }
             found.kinds |= phrase.kind.bit();
@@ -804,6 +877,9 @@ pub(super) struct Cues {
     /// Has a few content words (less strict than not `filler`): enough to
     /// extend a neighbour.
     pub has_content: bool,
+    /// Comparison tokens ([`meridian_core::text::tokens`]): content words,
+    /// or CJK bigrams.
+    pub content: usize,
     /// Ends with a question mark.
     pub question: bool,
     /// Ends like a sentence (not a piece cut out of a run-on).
@@ -848,20 +924,38 @@ impl Cues {
             }
         }
         let opening = sentence.trim_start();
-        let has_cjk = |phrases: &[&str]| cjk_chars > 0 && phrases.iter().any(|p| sentence.contains(p));
-        let starts_cjk = |phrases: &[&str]| cjk_chars > 0 && phrases.iter().any(|p| opening.starts_with(p));
-        let cjk_claims = if cjk_chars > 0 { CLAIM_CJK.iter().filter(|p| sentence.contains(*p)).count() } else { 0 };
+        let has_cjk =
+            |phrases: &[&str]| cjk_chars > 0 && phrases.iter().any(|p| sentence.contains(p));
+        let starts_cjk =
+            |phrases: &[&str]| cjk_chars > 0 && phrases.iter().any(|p| opening.starts_with(p));
+        let cjk_claims = if cjk_chars > 0 {
+            CLAIM_CJK.iter().filter(|p| sentence.contains(*p)).count()
+        } else {
+            0
+        };
 
         let web = web_addresses(sentence, &list);
         // Only sentences with an opener's key word can name a sponsor.
         let maybe_sponsor = list.iter().any(|w| {
-            matches!(*w, "sponsored" | "brought" | "presented" | "supported" | "supporting" | "sponsoring")
+            matches!(
+                *w,
+                "sponsored" | "brought" | "presented" | "supported" | "supporting" | "sponsoring"
+            )
         });
-        let sponsor = if maybe_sponsor { sponsor_name(sentence) } else { None };
+        let sponsor = if maybe_sponsor {
+            sponsor_name(sentence)
+        } else {
+            None
+        };
         let length = word_count(sentence);
-        let substance = list.iter().filter(|w| FILLER.binary_search(w).is_err()).count() + cjk_chars / 2;
+        let substance = list
+            .iter()
+            .filter(|w| FILLER.binary_search(w).is_err())
+            .count()
+            + cjk_chars / 2;
         let ending = sentence.trim_end_matches(|c: char| {
-            matches!(c, '"' | '\'' | '”' | '’' | ')' | ']' | '」' | '』' | '）') || c.is_whitespace()
+            matches!(c, '"' | '\'' | '”' | '’' | ')' | ']' | '」' | '』' | '）')
+                || c.is_whitespace()
         });
         Self {
             ad: has(Kind::Ad) || has_cjk(AD_CJK) || sponsor.is_some(),
@@ -874,13 +968,17 @@ impl Cues {
             tail_hint: has(Kind::TailHint) || has_cjk(TAIL_HINT_CJK),
             filler: length < MIN_WORDS || content < 3 || substance < 3,
             has_content: content >= 2,
+            content,
             question: ending.ends_with('?') || ending.ends_with('？'),
             complete: ending.ends_with(['.', '!', '?', '…', '。', '！', '？', '；']),
             chit_chat: has(Kind::ChitChatOpening) || has(Kind::ChitChat),
             dangling: has(Kind::Dangling),
             claims: found.claims + cjk_claims + usize::from(number),
             disfluencies: found.disfluencies,
-            fragment: sentence.chars().find(|c| c.is_alphanumeric()).is_some_and(char::is_lowercase),
+            fragment: sentence
+                .chars()
+                .find(|c| c.is_alphanumeric())
+                .is_some_and(char::is_lowercase),
             continues: has(Kind::Continuation) || starts_cjk(CONTINUATION_CJK),
             needs_context: has(Kind::NeedsContext) || starts_cjk(NEEDS_CONTEXT_CJK),
             length,
@@ -907,7 +1005,10 @@ fn normalized_words(sentence: &str) -> String {
     let mut chars = sentence.chars().peekable();
     let mut previous_alnum = false;
     while let Some(c) = chars.next() {
-        if c.is_alphanumeric() && !is_cjk(c) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+            previous_alnum = true;
+        } else if c.is_alphanumeric() && !is_cjk(c) {
             out.extend(c.to_lowercase());
             previous_alnum = true;
         } else if matches!(c, '\'' | '’')
@@ -977,7 +1078,10 @@ fn web_addresses(sentence: &str, words: &[&str]) -> WebAddresses {
             found.with_path |= path;
         }
     }
-    if words.windows(2).any(|pair| pair[0] == "dot" && matches!(pair[1], "com" | "org" | "fm" | "net" | "io")) {
+    if words
+        .windows(2)
+        .any(|pair| pair[0] == "dot" && matches!(pair[1], "com" | "org" | "fm" | "net" | "io"))
+    {
         found.any = true;
     }
     found

@@ -31,8 +31,10 @@ pub(super) struct Sentence {
     /// Speaker turn: consecutive sentences with the same turn were said by one
     /// speaker without interruption.
     pub turn: usize,
-    /// Where in the episode the sentence begins, 0–1 (by time when the
-    /// transcript has times, else by position in the text).
+    /// Where in the episode the sentence begins, 0–1, as a share of the text
+    /// before it. Text rather than time: times are often coarse (one per
+    /// paragraph in HTML transcripts) or missing, and a long music intro
+    /// carries no words to cut.
     pub position: f64,
 }
 
@@ -80,14 +82,6 @@ impl Document {
             text.push_str(&body);
         }
 
-        let duration = transcript
-            .segments
-            .iter()
-            .filter_map(|s| s.end.or(s.start))
-            .filter(|t| t.is_finite())
-            .fold(0.0_f64, f64::max);
-        let timed = duration > 0.0 && segment_starts.iter().any(Option::is_some);
-
         let segment_at = |offset: usize| {
             segment_offsets
                 .partition_point(|&o| o <= offset)
@@ -116,10 +110,7 @@ impl Document {
                 }
                 previous_end = piece.end;
                 let start = start_at(piece.start);
-                let position = match start {
-                    Some(t) if timed => (t / duration).clamp(0.0, 1.0),
-                    _ => ratio(piece.start, text.len()),
-                };
+                let position = ratio(piece.start, text.len());
                 sentences.push(Sentence {
                     range: piece,
                     start,
@@ -159,7 +150,13 @@ fn ratio(part: usize, whole: usize) -> f64 {
 /// Markdown escapes and bold markers, bracketed timestamps (`[54:14]`,
 /// `[01:15:52.10]`) — which are not words anyone said.
 fn strip_markup(text: &str) -> String {
-    let unescaped = text.replace("\\[", "[").replace("\\]", "]").replace("**", "");
+    if !text.contains(['\\', '*', '[']) {
+        return text.to_owned();
+    }
+    let unescaped = text
+        .replace("\\[", "[")
+        .replace("\\]", "]")
+        .replace("**", "");
     let mut out = String::with_capacity(unescaped.len());
     let mut rest = unescaped.as_str();
     while let Some(open) = rest.find('[') {
@@ -167,7 +164,10 @@ fn strip_markup(text: &str) -> String {
         out.push_str(before);
         let timestamp = from_bracket.find(']').filter(|&close| {
             let inside = &from_bracket[1..close];
-            inside.contains(':') && inside.chars().all(|c| c.is_ascii_digit() || matches!(c, ':' | '.'))
+            inside.contains(':')
+                && inside
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, ':' | '.'))
         });
         match timestamp {
             Some(close) => {
@@ -190,7 +190,9 @@ fn split_run_on(text: &str, range: Range<usize>, segment_offsets: &[usize]) -> V
     let Some(sentence) = text.get(range.clone()) else {
         return Vec::new();
     };
-    if word_count(sentence) <= MAX_SENTENCE_WORDS {
+    // A word takes at least two bytes with its separator: short sentences
+    // need no counting.
+    if sentence.len() <= 2 * MAX_SENTENCE_WORDS || word_count(sentence) <= MAX_SENTENCE_WORDS {
         return vec![range];
     }
     let first = segment_offsets.partition_point(|&o| o <= range.start);
@@ -357,7 +359,11 @@ mod tests {
         let doc = Document::new(&transcript(&[
             (None, None, "Kevin: That is true. Alban: I never said that."),
             (None, None, "**Mark Russinovich:** Yes \\[laughs\\] indeed."),
-            (None, None, "\\[54:14\\] And for me, [01:15:52.10] that's the key [a]."),
+            (
+                None,
+                None,
+                "\\[54:14\\] And for me, [01:15:52.10] that's the key [a].",
+            ),
         ]));
         let texts: Vec<&str> = sentences(&doc).into_iter().map(|(t, _, _)| t).collect();
         assert_eq!(
@@ -372,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn untimed_positions_follow_the_text() {
+    fn positions_follow_the_text() {
         let doc = Document::new(&transcript(&[(
             None,
             None,
