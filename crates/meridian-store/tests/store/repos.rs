@@ -3,7 +3,9 @@ use meridian_core::{
     Digest, DigestItem, EpisodeGuid, EpisodeMeta, GuidSource, Insight, RegionId, ScoreComponents, Segment,
     SubscriberEmail, Transcript, TranscriptFormat, TranscriptSource,
 };
-use meridian_store::{DeliveryClaim, EpisodeStatus, FeedFailure, FeedSuccess, StoreError, SubscriberStatus};
+use meridian_store::{
+    DeliveryClaim, EpisodeStatus, FeedFailure, FeedSuccess, ModelCallRecord, StoreError, SubscriberStatus,
+};
 
 use crate::store_test;
 
@@ -150,5 +152,72 @@ store_test!(a_day_has_one_digest_and_each_subscriber_one_delivery, |db| {
     assert_eq!(s.claim_delivery(stored.id, sub.id, "<m1@cn>", 303).await.unwrap(), DeliveryClaim::AlreadySent);
     assert!(s.set_subscriber_status(&email, SubscriberStatus::Unsubscribed, 400).await.unwrap());
     assert!(s.subscribers_with_status(SubscriberStatus::Confirmed).await.unwrap().is_empty());
+    s.close().await;
+});
+
+store_test!(tokens_spent_since_a_time_add_up_every_call_from_then_on, |db| {
+    let s = db.open("us").await.unwrap();
+    assert_eq!(s.model_tokens_since(0).await.unwrap(), 0, "nothing spent yet");
+    let call = |at: i64, input: i64, output: i64| ModelCallRecord {
+        at,
+        role: "insight",
+        model: "gpt",
+        provider: "openai",
+        hosted_in: "US",
+        content_hash: None,
+        input_tokens: input,
+        output_tokens: output,
+        latency_ms: 5,
+        outcome: "ok",
+        detail: None,
+    };
+    // Large enough that a 32-bit sum would overflow.
+    s.record_model_call(&call(100, 3_000_000_000, 1)).await.unwrap();
+    s.record_model_call(&call(200, 812, 97)).await.unwrap();
+    s.record_model_call(&call(300, 0, 0)).await.unwrap();
+    assert_eq!(s.model_tokens_since(0).await.unwrap(), 3_000_000_000 + 1 + 812 + 97);
+    assert_eq!(s.model_tokens_since(200).await.unwrap(), 812 + 97, "calls before the day started do not count");
+    assert_eq!(s.model_tokens_since(301).await.unwrap(), 0);
+    s.close().await;
+});
+
+store_test!(retention_deletes_only_what_is_older_than_the_cut_off, |db| {
+    let s = db.open("eu").await.unwrap();
+    let (feed, _) = s.add_feed("https://pod.example/feed.xml", None, "cli", 1).await.unwrap();
+    s.insert_episodes(feed.id, &[episode("old"), episode("new")], 10, |_, _| true).await.unwrap();
+    let eps = s.episodes_with_status(&[EpisodeStatus::New]).await.unwrap();
+    let old_hash = s.save_transcript(eps[0].id, &transcript("Old words because reasons."), 100).await.unwrap();
+    s.save_insights(eps[0].id, &old_hash, "builtin", &[insight("Old words because reasons.")], 100).await.unwrap();
+    let new_hash = s.save_transcript(eps[1].id, &transcript("New words because reasons."), 1000).await.unwrap();
+    s.save_insights(eps[1].id, &new_hash, "builtin", &[insight("New words because reasons.")], 1000).await.unwrap();
+
+    let out = s.apply_retention(Some(500), Some(500)).await.unwrap();
+    assert_eq!((out.transcripts, out.insights, out.cached_extractions), (1, 1, 1));
+    assert!(s.transcript(eps[0].id).await.unwrap().is_none());
+    assert!(s.insights_of(eps[0].id).await.unwrap().is_empty());
+    assert!(s.transcript(eps[1].id).await.unwrap().is_some(), "newer data is kept");
+    assert_eq!(s.insights_of(eps[1].id).await.unwrap().len(), 1);
+    assert!(s.cached_extraction(&new_hash).await.unwrap().is_some());
+    assert_eq!(s.apply_retention(None, None).await.unwrap(), meridian_store::RetentionOutcome::default());
+    s.close().await;
+});
+
+store_test!(erasing_a_subscriber_removes_the_person_and_their_deliveries, |db| {
+    let s = db.open("eu").await.unwrap();
+    let ada = SubscriberEmail::parse("ada@eu.example").unwrap();
+    let bob = SubscriberEmail::parse("bob@eu.example").unwrap();
+    let (a, _) = s.add_subscriber(&ada, SubscriberStatus::Confirmed, None, "cli", 1).await.unwrap();
+    s.add_subscriber(&bob, SubscriberStatus::Confirmed, None, "cli", 1).await.unwrap();
+    let digest = Digest { region: RegionId::parse("eu").unwrap(), date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(), items: vec![] };
+    let d = s.create_digest(&digest, &[], 5).await.unwrap();
+    s.claim_delivery(d.id, a.id, "<m@eu>", 6).await.unwrap();
+    s.mark_delivery_sent(d.id, a.id, "outbox", 7).await.unwrap();
+
+    let out = s.erase_subscriber(&ada).await.unwrap();
+    assert_eq!((out.found, out.deliveries), (true, 1));
+    let left: Vec<String> = s.list_subscribers().await.unwrap().into_iter().map(|r| r.email.as_str().to_owned()).collect();
+    assert_eq!(left, ["bob@eu.example"]);
+    assert!(s.deliveries_of(d.id).await.unwrap().is_empty());
+    assert!(!s.erase_subscriber(&ada).await.unwrap().found, "erasing twice finds nothing");
     s.close().await;
 });
