@@ -1,22 +1,36 @@
 //! End-to-end tests of the `meridian` binary: the real executable, real files,
 //! a real HTTP server on loopback serving the sample podcasts.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
+mod audit;
 mod config;
+mod deploy;
 mod inspect;
+mod isolation;
+mod policy;
 mod run;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 /// The shared corpus of third-party feeds and transcripts.
 pub fn corpus() -> PathBuf {
-    std::env::var_os("MERIDIAN_CORPUS").map_or_else(|| repo().join("../shared/corpus"), PathBuf::from)
+    std::env::var_os("MERIDIAN_CORPUS")
+        .map_or_else(|| repo().join("../shared/corpus"), PathBuf::from)
 }
 
 /// A `meridian` command with no inherited MERIDIAN_* overrides or API keys.
@@ -34,13 +48,25 @@ pub fn meridian() -> Command {
 
 /// Runs and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("run meridian");
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run meridian");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
 }
 
 /// `.eml` files in a folder.
 pub fn eml_count(dir: &Path) -> usize {
     std::fs::read_dir(dir)
-        .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
         .unwrap_or(0)
 }

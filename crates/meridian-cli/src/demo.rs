@@ -56,13 +56,24 @@ impl SampleServer {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(root: &Path, base_url: Option<&str>) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the sample podcast server")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the sample podcast server")?;
         let addr = listener.local_addr()?;
-        let base_url = base_url.map_or_else(|| format!("http://{addr}"), |b| b.trim_end_matches('/').to_owned());
-        let state = ServeState { root: root.to_owned(), base_url: base_url.clone() };
+        let base_url = base_url.map_or_else(
+            || format!("http://{addr}"),
+            |b| b.trim_end_matches('/').to_owned(),
+        );
+        let state = ServeState {
+            root: root.to_owned(),
+            base_url: base_url.clone(),
+        };
         let app = axum::Router::new().fallback(serve_file).with_state(state);
         let (tx, rx) = oneshot::channel::<()>();
-        #[expect(clippy::disallowed_methods, reason = "the sample server's task is owned by SampleServer and joined in stop()")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the sample server's task is owned by SampleServer and joined in stop()"
+        )]
         let task = tokio::spawn(async move {
             let server = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = rx.await;
@@ -71,7 +82,12 @@ impl SampleServer {
                 tracing::error!(error = %e, "The sample podcast server stopped");
             }
         });
-        Ok(Self { addr, base_url, shutdown: Some(tx), task })
+        Ok(Self {
+            addr,
+            base_url,
+            shutdown: Some(tx),
+            task,
+        })
     }
 
     /// Stops the server and waits for it.
@@ -106,7 +122,9 @@ async fn serve_file(State(state): State<ServeState>, request: Request) -> Respon
         _ => ("application/octet-stream", false),
     };
     let body = if templated {
-        String::from_utf8_lossy(&bytes).replace("{{base_url}}", &state.base_url).into_bytes()
+        String::from_utf8_lossy(&bytes)
+            .replace("{{base_url}}", &state.base_url)
+            .into_bytes()
     } else {
         bytes
     };
@@ -139,7 +157,10 @@ fn demo_dir(cli: &Cli) -> PathBuf {
 pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let samples = demo_dir(cli);
     if !samples.join("feeds").is_dir() {
-        anyhow::bail!("sample podcasts not found at {} (run from the repository root or pass --config-dir)", samples.display());
+        anyhow::bail!(
+            "sample podcasts not found at {} (run from the repository root or pass --config-dir)",
+            samples.display()
+        );
     }
     let loaded = meridian_config::load_all(&cli.config_dir, &cli.data_dir);
     if !loaded.problems.is_empty() {
@@ -157,6 +178,19 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         server.addr,
         cli.data_dir.display()
     );
+    // Each region signs its audit checkpoints with its own key, made on first use.
+    for r in &loaded.regions {
+        let (key, made) = meridian_audit::keys::ensure_key_file(&cli.data_dir, &r.id)
+            .with_context(|| format!("making the audit key of region `{}`", r.id))?;
+        if made {
+            let fingerprint = key.public_key().fingerprint();
+            crate::say!(
+                "[{}] audit signing key made: {} ({fingerprint})",
+                r.id,
+                key.source()
+            );
+        }
+    }
     let result = run_regions(&samples, &server, loaded.regions).await;
     server.stop().await;
     let summaries = result?;
@@ -176,10 +210,19 @@ async fn run_regions(
     for mut config in regions {
         let id = config.id.clone();
         crate::say!();
-        crate::say!("== {id}: {} ({}, {}) ==", config.name, config.jurisdiction, config.locale);
+        crate::say!(
+            "== {id}: {} ({}, {}) ==",
+            config.name,
+            config.jurisdiction,
+            config.locale
+        );
         config.egress.allow.push(DEMO_HOST.to_owned());
-        let options = AssembleOptions { resolve: vec![(DEMO_HOST.to_owned(), server.addr)] };
-        let region = Region::assemble(config, &options).await.with_context(|| format!("assembling region `{id}`"))?;
+        let options = AssembleOptions {
+            resolve: vec![(DEMO_HOST.to_owned(), server.addr)],
+        };
+        let region = Region::assemble(config, &options)
+            .await
+            .with_context(|| format!("assembling region `{id}`"))?;
         let added = add_sample_feeds(&region, samples, &server.base_url).await?;
         if added > 0 {
             crate::say!("[{id}] {added} sample feeds added");
@@ -189,24 +232,38 @@ async fn run_regions(
         run.import_opml = false;
         run.force_refresh = true;
         let progress = |line: &str| crate::say!("[{id}] {line}");
-        let report = region.run_daily(&run, &progress).await.with_context(|| format!("daily run of region `{id}`"))?;
+        let report = region
+            .run_daily(&run, &progress)
+            .await
+            .with_context(|| format!("daily run of region `{id}`"))?;
         summaries.push(summary(&region, &report));
         region.shutdown().await;
     }
     Ok(summaries)
 }
 
-async fn add_sample_feeds(region: &Region, samples: &Path, base_url: &str) -> anyhow::Result<usize> {
+async fn add_sample_feeds(
+    region: &Region,
+    samples: &Path,
+    base_url: &str,
+) -> anyhow::Result<usize> {
     let id = &region.config().id;
     let path = samples.join(format!("{id}.opml"));
-    let text = tokio::fs::read_to_string(&path).await.with_context(|| format!("reading {}", path.display()))?;
+    let text = tokio::fs::read_to_string(&path)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
     let text = text.replace("{{base_url}}", base_url);
     let outlines = meridian_ingest::parse_opml(text.as_bytes(), &path.display().to_string())?;
     let now = chrono::Utc::now().timestamp();
     let mut added = 0;
     for o in outlines {
         let url = FeedUrl::parse(&o.xml_url)?;
-        if region.store().add_feed(url.as_str(), o.title.as_deref(), "demo", now).await?.1 {
+        if region
+            .store()
+            .add_feed(url.as_str(), o.title.as_deref(), "demo", now)
+            .await?
+            .1
+        {
             added += 1;
         }
     }
@@ -219,19 +276,40 @@ fn summary(region: &Region, report: &meridian_runtime::RunReport) -> String {
     let date = report.date.map(|d| d.to_string()).unwrap_or_default();
     match &report.digest {
         Some(d) if !d.items.is_empty() => {
-            out.push_str(&format!("Top {} for {} ({}) on {date}:\n", d.items.len(), cfg.id, cfg.name));
+            out.push_str(&format!(
+                "Top {} for {} ({}) on {date}:\n",
+                d.items.len(),
+                cfg.id,
+                cfg.name
+            ));
             for (i, item) in d.items.iter().enumerate() {
-                let at = item.insight.start.map_or_else(|| "—".to_owned(), format_offset);
-                out.push_str(&format!("  {}. {} — {} @ {at} [{}]\n", i + 1, item.podcast, item.episode, item.insight.model));
+                let at = item
+                    .insight
+                    .start
+                    .map_or_else(|| "—".to_owned(), format_offset);
+                out.push_str(&format!(
+                    "  {}. {} — {} @ {at} [{}]\n",
+                    i + 1,
+                    item.podcast,
+                    item.episode,
+                    item.insight.model
+                ));
                 out.push_str(&format!("     {}\n", item.insight.text));
             }
         }
-        _ => out.push_str(&format!("No digest for {} on {date}: nothing new.\n", cfg.id)),
+        _ => out.push_str(&format!(
+            "No digest for {} on {date}: nothing new.\n",
+            cfg.id
+        )),
     }
     let outbox = &cfg.mail.outbox_dir;
     if cfg.mail.smtp_url.is_empty() {
         let count = std::fs::read_dir(outbox)
-            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
             .unwrap_or(0);
         out.push_str(&format!(
             "  Outbox: {} ({count} .eml; this run: {} sent, {} already sent)\n",
@@ -240,7 +318,11 @@ fn summary(region: &Region, report: &meridian_runtime::RunReport) -> String {
             report.delivery.get("already_sent")
         ));
     } else {
-        out.push_str(&format!("  Mail relay: {} (this run: {} sent)\n", report.transport, report.delivery.get("sent")));
+        out.push_str(&format!(
+            "  Mail relay: {} (this run: {} sent)\n",
+            report.transport,
+            report.delivery.get("sent")
+        ));
     }
     out
 }

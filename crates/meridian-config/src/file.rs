@@ -33,6 +33,12 @@ pub struct RegionFile {
     pub subscribers: SubscribersSection,
     /// Digest selection.
     pub digest: DigestSection,
+    /// The region's HTTP service (`meridian serve`) and the links emails carry to it.
+    pub server: ServerSection,
+    /// How long derived data is kept (`meridian maintain`).
+    pub retention: RetentionSection,
+    /// Facts the region's Cedar policies use (`policies/<id>/`).
+    pub policy: PolicySection,
 }
 
 /// `[storage]`
@@ -58,6 +64,12 @@ pub struct ModelsSection {
     pub embed: Vec<ModelEntry>,
     /// Translation (optional).
     pub translate: Vec<ModelEntry>,
+    /// Most model tokens (prompt plus completion, every role) the region may
+    /// spend per day, counted from the region's own accounting of model calls.
+    /// A call that would pass it is skipped and the role falls back within the
+    /// region (for `insight`, to `builtin`, which costs none). 0 or absent:
+    /// unlimited.
+    pub daily_token_budget: Option<u64>,
 }
 
 /// One model of a role.
@@ -84,6 +96,13 @@ pub struct ModelEntry {
     pub digest: String,
     /// Per-request timeout in seconds.
     pub timeout_secs: Option<u64>,
+    /// Retries of one request after a retryable failure (HTTP 429 or 5xx, a
+    /// timeout, a failed connection), with exponential back-off and jitter and
+    /// never sooner than the server's `Retry-After` (default 2; 0: no retry).
+    pub max_retries: Option<u32>,
+    /// Requests sent to this model at once, across the whole region
+    /// (default 4).
+    pub max_concurrency: Option<usize>,
     /// Extra facts for policies, e.g. `["dpf"]` for an EU–US Data Privacy Framework
     /// certified provider.
     pub attributes: Vec<String>,
@@ -128,6 +147,20 @@ pub struct MailSection {
     pub ai_label: String,
     /// Outbox folder for `.eml` files; default `{data_dir}/outbox/<id>`.
     pub outbox_dir: String,
+    /// Most emails sent per second, digests and confirmations together, so a
+    /// relay's per-client limit is not hit (default 10).
+    pub max_per_second: Option<u32>,
+    /// Tries of one email that the relay answers with a temporary (4xx) error,
+    /// across runs, before it is given up and dead-lettered (default 5).
+    pub max_attempts: Option<u32>,
+    /// Wait before the first retry of a temporary failure within a run, in
+    /// milliseconds; it doubles on each further retry (default 2000).
+    pub retry_delay_ms: Option<u64>,
+    /// A mailbox that processes unsubscribe requests by mail, e.g.
+    /// `unsubscribe@us.example`: emails then name `mailto:unsubscribe+TOKEN@us.example`
+    /// in `List-Unsubscribe` beside the one-click URL. Empty: URL only. Whatever
+    /// receives that mail must hand the token to `meridian subscribers remove --token`.
+    pub unsubscribe_mailbox: String,
 }
 
 /// `[feeds]`
@@ -146,6 +179,16 @@ pub struct SubscribersSection {
     pub seed: Vec<String>,
 }
 
+/// `[retention]`: applied by `meridian maintain --region R`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// Transcripts older than this many days are deleted (absent: kept).
+    pub transcript_days: Option<u32>,
+    /// Insights (and their content-hash cache entries) older than this many days are deleted (absent: kept).
+    pub insight_days: Option<u32>,
+}
+
 /// `[digest]`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -156,4 +199,36 @@ pub struct DigestSection {
     pub novelty_days: Option<u32>,
     /// Episodes published longer ago than this are not "new" (default 7).
     pub max_episode_age_days: Option<u32>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address `meridian serve` listens on when `--listen` is not given
+    /// (default `127.0.0.1:8080`).
+    pub listen: String,
+    /// The service's public base URL, as subscribers reach it, e.g.
+    /// `https://us.meridian.example`: confirmation and unsubscribe links are
+    /// made from it. `https://` is required except for a loopback host
+    /// (default `http://` + `listen`). Mail clients offer one-click
+    /// unsubscribe (RFC 8058) only for `https://`.
+    pub base_url: String,
+    /// Environment variable holding the secret that signs confirmation and
+    /// unsubscribe links (at least 32 characters; default
+    /// `MERIDIAN_<ID>__SERVER__TOKEN_SECRET`). When it is unset, a region on
+    /// SQLite generates one into `{data_dir}/keys/<id>.token-secret`; a region
+    /// on PostgreSQL (production, several replicas) requires the variable.
+    pub token_secret_env: String,
+}
+
+/// `[policy]`: facts the region's policies decide on (see `docs/compliance.md`).
+/// The rules themselves are Cedar files in `policies/global/` and `policies/<id>/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySection {
+    /// Jurisdictions (ISO 3166-1 alpha-2 codes) whose models the region refuses,
+    /// whoever hosts them: a procurement-style rule enforced by the policy
+    /// `global.models.forbidden-origin`. Empty: no model is refused for its origin.
+    pub forbidden_origins: Vec<String>,
 }

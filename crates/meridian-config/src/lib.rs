@@ -29,13 +29,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use file::{
-    DigestSection, EgressSection, FeedsSection, MailSection, ModelEntry, ModelsSection, RegionFile,
-    StorageSection, SubscribersSection,
+    DigestSection, EgressSection, FeedsSection, MailSection, ModelEntry, ModelsSection,
+    PolicySection, RegionFile, RetentionSection, ServerSection, StorageSection, SubscribersSection,
 };
 pub use secret::Secret;
 pub use validate::{
-    DigestSettings, EgressSettings, MailSettings, ModelConfig, ModelRole, ProviderKind, RegionConfig,
-    StorageBackend, Weights,
+    DigestSettings, EgressSettings, MailSettings, ModelConfig, ModelRole, PolicySettings,
+    ProviderKind, RegionConfig, RetentionSettings, ServerSettings, StorageBackend, Weights,
+    default_token_secret_env,
 };
 
 use figment::Figment;
@@ -93,7 +94,11 @@ pub enum ConfigError {
 }
 
 fn render(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ConfigError {
@@ -102,7 +107,11 @@ impl ConfigError {
     pub fn problems(&self) -> Vec<Problem> {
         match self {
             Self::Invalid { problems, .. } => problems.clone(),
-            other => vec![Problem { file: String::new(), key: String::new(), reason: other.to_string() }],
+            other => vec![Problem {
+                file: String::new(),
+                key: String::new(),
+                reason: other.to_string(),
+            }],
         }
     }
 }
@@ -119,14 +128,28 @@ pub fn env_prefix(region: &RegionId) -> String {
 /// # Errors
 /// [`ConfigError::MissingFile`] when the file does not exist, otherwise
 /// [`ConfigError::Invalid`] with every problem found.
-pub fn load_region(config_dir: &Path, data_dir: &Path, region: &RegionId) -> Result<RegionConfig, ConfigError> {
+pub fn load_region(
+    config_dir: &Path,
+    data_dir: &Path,
+    region: &RegionId,
+) -> Result<RegionConfig, ConfigError> {
     let path = config_dir.join(format!("{region}.toml"));
     if !path.is_file() {
-        return Err(ConfigError::MissingFile { region: region.to_string(), path });
+        return Err(ConfigError::MissingFile {
+            region: region.to_string(),
+            path,
+        });
     }
     let figment = Figment::from(Serialized::defaults(RegionFile::default()))
         .merge(Toml::file_exact(&path))
-        .merge(Env::prefixed(&env_prefix(region)).split("__"));
+        // The link-signing secret's default variable, `MERIDIAN_<ID>__SERVER__TOKEN_SECRET`,
+        // shares the override prefix but is a secret read in validation, not a key.
+        // So is the audit signing key, `MERIDIAN_<ID>__AUDIT__SIGNING_KEY`, read by `meridian-audit`.
+        .merge(
+            Env::prefixed(&env_prefix(region))
+                .split("__")
+                .ignore(&["server.token_secret", "audit.signing_key"]),
+        );
     let file_label = path.display().to_string();
     let raw: RegionFile = match figment.extract() {
         Ok(raw) => raw,
@@ -143,11 +166,16 @@ pub fn load_region(config_dir: &Path, data_dir: &Path, region: &RegionId) -> Res
                     reason: e.kind.to_string(),
                 })
                 .collect();
-            return Err(ConfigError::Invalid { region: region.to_string(), problems });
+            return Err(ConfigError::Invalid {
+                region: region.to_string(),
+                problems,
+            });
         }
     };
-    RegionConfig::validate(raw, region, &path, data_dir)
-        .map_err(|problems| ConfigError::Invalid { region: region.to_string(), problems })
+    RegionConfig::validate(raw, region, &path, data_dir).map_err(|problems| ConfigError::Invalid {
+        region: region.to_string(),
+        problems,
+    })
 }
 
 /// Every region found in a config directory, loaded.
@@ -164,13 +192,18 @@ pub struct LoadedRegions {
 /// # Errors
 /// [`ConfigError::Directory`] when the directory cannot be read.
 pub fn region_ids(config_dir: &Path) -> Result<Vec<RegionId>, ConfigError> {
-    let entries = std::fs::read_dir(config_dir)
-        .map_err(|e| ConfigError::Directory { path: config_dir.to_owned(), reason: e.to_string() })?;
+    let entries = std::fs::read_dir(config_dir).map_err(|e| ConfigError::Directory {
+        path: config_dir.to_owned(),
+        reason: e.to_string(),
+    })?;
     let mut ids = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "toml")
-            && let Some(id) = path.file_stem().and_then(|s| s.to_str()).and_then(|s| RegionId::parse(s).ok())
+            && let Some(id) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| RegionId::parse(s).ok())
         {
             ids.push(id);
         }

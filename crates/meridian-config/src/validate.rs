@@ -111,6 +111,10 @@ pub struct ModelConfig {
     pub digest: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Retries of one request after a retryable failure (`max_retries`, default 2).
+    pub max_retries: u32,
+    /// Requests in flight to this model at once (`max_concurrency`, default 4).
+    pub max_concurrency: usize,
     /// Extra facts for policies.
     pub attributes: Vec<String>,
     /// Why the model cannot be used now (a key that is not set); `None` when usable.
@@ -154,6 +158,47 @@ pub struct MailSettings {
     pub ai_label: String,
     /// Where `.eml` files go.
     pub outbox_dir: PathBuf,
+    /// Most emails per second (`max_per_second`, default 10).
+    pub max_per_second: u32,
+    /// Tries of one email before it is dead-lettered (`max_attempts`, default 5).
+    pub max_attempts: u32,
+    /// First retry delay within a run (`retry_delay_ms`, default 2 s); doubles per retry.
+    pub retry_delay: Duration,
+    /// The mailbox that takes unsubscribe requests by mail (`local@domain`),
+    /// when there is one.
+    pub unsubscribe_mailbox: Option<String>,
+}
+
+/// Validated `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Where `meridian serve` listens by default.
+    pub listen: std::net::SocketAddr,
+    /// The public base URL, without a trailing `/`: `https://us.example`.
+    pub base_url: String,
+    /// The environment variable named for the link-signing secret.
+    pub token_secret_env: String,
+    /// The secret, when that variable is set (at least 32 characters).
+    pub token_secret: Option<Secret>,
+    /// Where a generated secret is kept when the variable is unset
+    /// (`{data_dir}/keys/<id>.token-secret`).
+    pub token_secret_file: PathBuf,
+}
+
+/// Validated `[retention]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetentionSettings {
+    /// Days transcripts are kept; `None` keeps them.
+    pub transcript_days: Option<u32>,
+    /// Days insights are kept; `None` keeps them.
+    pub insight_days: Option<u32>,
+}
+
+/// Validated `[policy]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySettings {
+    /// Jurisdictions whose models the region refuses (`forbidden_origins`).
+    pub forbidden_origins: Vec<Jurisdiction>,
 }
 
 /// Validated `[digest]`.
@@ -198,6 +243,9 @@ pub struct RegionConfig {
     pub embed_models: Vec<ModelConfig>,
     /// `translate` role, in order.
     pub translate_models: Vec<ModelConfig>,
+    /// Tokens the region's models may use per day (`models.daily_token_budget`);
+    /// 0 means unlimited.
+    pub daily_token_budget: u64,
     /// Egress.
     pub egress: EgressSettings,
     /// Mail.
@@ -208,6 +256,12 @@ pub struct RegionConfig {
     pub seed_subscribers: Vec<SubscriberEmail>,
     /// Digest selection.
     pub digest: DigestSettings,
+    /// Retention of derived data.
+    pub retention: RetentionSettings,
+    /// Facts for the region's policies.
+    pub policy: PolicySettings,
+    /// The region's HTTP service.
+    pub server: ServerSettings,
 }
 
 struct Collector<'a> {
@@ -217,7 +271,11 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn push(&mut self, key: impl Into<String>, reason: impl Into<String>) {
-        self.problems.push(Problem { file: self.file.to_owned(), key: key.into(), reason: reason.into() });
+        self.problems.push(Problem {
+            file: self.file.to_owned(),
+            key: key.into(),
+            reason: reason.into(),
+        });
     }
 
     fn parse<T, E: std::fmt::Display>(&mut self, key: &str, r: Result<T, E>) -> Option<T> {
@@ -236,33 +294,60 @@ impl RegionConfig {
     ///
     /// # Errors
     /// Every problem found, each with file, key and reason.
-    pub fn validate(raw: RegionFile, expected: &RegionId, source: &Path, data_dir: &Path) -> Result<Self, Vec<Problem>> {
+    pub fn validate(
+        raw: RegionFile,
+        expected: &RegionId,
+        source: &Path,
+        data_dir: &Path,
+    ) -> Result<Self, Vec<Problem>> {
         let file = source.display().to_string();
-        let mut c = Collector { file: &file, problems: Vec::new() };
+        let mut c = Collector {
+            file: &file,
+            problems: Vec::new(),
+        };
         let config_dir = source.parent().unwrap_or(Path::new("."));
 
         if raw.id.is_empty() {
-            c.push("id", format!("missing; expected `{expected}` (the file name)"));
+            c.push(
+                "id",
+                format!("missing; expected `{expected}` (the file name)"),
+            );
         } else if raw.id != expected.as_str() {
-            c.push("id", format!("`{}` does not match the file name `{expected}.toml`", raw.id));
+            c.push(
+                "id",
+                format!(
+                    "`{}` does not match the file name `{expected}.toml`",
+                    raw.id
+                ),
+            );
         }
         let jurisdiction = c.parse("jurisdiction", Jurisdiction::parse(&raw.jurisdiction));
         let locale = c.parse("locale", Locale::parse(&raw.locale));
         let timezone = c.parse(
             "timezone",
-            raw.timezone
-                .parse::<chrono_tz::Tz>()
-                .map_err(|_| format!("`{}` is not an IANA timezone such as `Europe/Berlin`", raw.timezone)),
+            raw.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+                format!(
+                    "`{}` is not an IANA timezone such as `Europe/Berlin`",
+                    raw.timezone
+                )
+            }),
         );
         if raw.digest_hour > 23 {
-            c.push("digest_hour", format!("{} is not an hour of the day (0-23)", raw.digest_hour));
+            c.push(
+                "digest_hour",
+                format!("{} is not an hour of the day (0-23)", raw.digest_hour),
+            );
         }
 
         // Storage.
-        let storage_url = raw.storage.url.replace("{data_dir}", &data_dir.display().to_string());
+        let storage_url = raw
+            .storage
+            .url
+            .replace("{data_dir}", &data_dir.display().to_string());
         let storage_backend = if storage_url.starts_with("sqlite:") {
             Some(StorageBackend::Sqlite)
-        } else if storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://") {
+        } else if storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://")
+        {
             Some(StorageBackend::Postgres)
         } else {
             c.push(
@@ -270,15 +355,21 @@ impl RegionConfig {
                 if storage_url.is_empty() {
                     "missing; use `sqlite://{data_dir}/<id>.db` or `postgres://…`".to_owned()
                 } else {
-                    format!("`{}` must start with sqlite: or postgres://", redact_url(&storage_url))
+                    format!(
+                        "`{}` must start with sqlite: or postgres://",
+                        redact_url(&storage_url)
+                    )
                 },
             );
             None
         };
-        let max_connections = raw.storage.max_connections.unwrap_or(match storage_backend {
-            Some(StorageBackend::Postgres) => 10,
-            _ => 4,
-        });
+        let max_connections = raw
+            .storage
+            .max_connections
+            .unwrap_or(match storage_backend {
+                Some(StorageBackend::Postgres) => 10,
+                _ => 4,
+            });
         if max_connections == 0 {
             c.push("storage.max_connections", "must be at least 1");
         }
@@ -310,7 +401,10 @@ impl RegionConfig {
             }
         }
         if url::Url::parse(&egress.contact_url).is_err() {
-            c.push("egress.contact_url", format!("`{}` is not a URL", egress.contact_url));
+            c.push(
+                "egress.contact_url",
+                format!("`{}` is not a URL", egress.contact_url),
+            );
         }
 
         // When the jurisdiction itself is invalid a problem is already recorded; `ZZ`
@@ -324,8 +418,16 @@ impl RegionConfig {
         let embed_models = models(&mut c, ModelRole::Embed, &raw.models.embed);
         let translate_models = models(&mut c, ModelRole::Translate, &raw.models.translate);
         if raw.models.insight.is_empty() {
-            c.push("models.insight", "the insight role needs at least one model, ending with `builtin`");
-        } else if raw.models.insight.last().is_some_and(|m| m.provider != "builtin") {
+            c.push(
+                "models.insight",
+                "the insight role needs at least one model, ending with `builtin`",
+            );
+        } else if raw
+            .models
+            .insight
+            .last()
+            .is_some_and(|m| m.provider != "builtin")
+        {
             c.push(
                 format!("models.insight[{}]", raw.models.insight.len() - 1),
                 "the insight role must end with a `builtin` model, so that the region never runs out of models of its own",
@@ -341,7 +443,10 @@ impl RegionConfig {
                         c.push("mail.smtp_url", "carries a password; name an environment variable in `mail.password_env` instead");
                     }
                 }
-                Ok(u) => c.push("mail.smtp_url", format!("scheme `{}` must be smtp or smtps", u.scheme())),
+                Ok(u) => c.push(
+                    "mail.smtp_url",
+                    format!("scheme `{}` must be smtp or smtps", u.scheme()),
+                ),
                 Err(e) => c.push("mail.smtp_url", format!("not a URL: {e}")),
             }
         }
@@ -356,12 +461,43 @@ impl RegionConfig {
             c.push("mail.reply_to", e);
         }
         if mail.ai_label.trim().is_empty() {
-            c.push("mail.ai_label", "missing; every digest must carry the jurisdiction's AI-generated-content label");
+            c.push(
+                "mail.ai_label",
+                "missing; every digest must carry the jurisdiction's AI-generated-content label",
+            );
         }
+        let max_per_second = mail.max_per_second.unwrap_or(10);
+        if max_per_second == 0 {
+            c.push("mail.max_per_second", "must be at least 1");
+        }
+        let max_attempts = mail.max_attempts.unwrap_or(5);
+        if !(1..=50).contains(&max_attempts) {
+            c.push(
+                "mail.max_attempts",
+                format!("{max_attempts} must be between 1 and 50"),
+            );
+        }
+        let unsubscribe_mailbox = non_empty(&mail.unsubscribe_mailbox);
+        if let Some(mailbox) = &unsubscribe_mailbox {
+            match SubscriberEmail::parse(mailbox) {
+                Ok(_) if mailbox.contains('+') => {
+                    c.push(
+                        "mail.unsubscribe_mailbox",
+                        "must not contain `+`: the token is added as `local+TOKEN@domain`",
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => c.push("mail.unsubscribe_mailbox", e.to_string()),
+            }
+        }
+        let server = validate_server(&mut c, &raw.server, expected, data_dir);
         let outbox_dir = if mail.outbox_dir.is_empty() {
             data_dir.join("outbox").join(expected.as_str())
         } else {
-            PathBuf::from(mail.outbox_dir.replace("{data_dir}", &data_dir.display().to_string()))
+            PathBuf::from(
+                mail.outbox_dir
+                    .replace("{data_dir}", &data_dir.display().to_string()),
+            )
         };
 
         // Feeds.
@@ -387,39 +523,83 @@ impl RegionConfig {
             novelty_days: raw.digest.novelty_days.unwrap_or(30),
             max_episode_age_days: raw.digest.max_episode_age_days.unwrap_or(7),
         };
+        for (key, days) in [
+            ("retention.transcript_days", raw.retention.transcript_days),
+            ("retention.insight_days", raw.retention.insight_days),
+        ] {
+            if days == Some(0) {
+                c.push(key, "must be at least 1 day; leave it out to keep the data");
+            }
+        }
         if !(1..=20).contains(&digest.size) {
-            c.push("digest.size", format!("{} must be between 1 and 20", digest.size));
+            c.push(
+                "digest.size",
+                format!("{} must be between 1 and 20", digest.size),
+            );
         }
 
-        match (jurisdiction, locale, timezone, storage_backend, c.problems.is_empty()) {
-            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_backend), true) => Ok(Self {
-                source: source.to_owned(),
-                id: expected.clone(),
-                name: if raw.name.is_empty() { expected.to_string() } else { raw.name },
-                jurisdiction,
-                locale,
-                timezone,
-                digest_hour: raw.digest_hour,
-                storage_url,
-                storage_backend,
-                max_connections,
-                insight_models,
-                transcribe_models,
-                embed_models,
-                translate_models,
-                egress,
-                mail: MailSettings {
-                    smtp_url: mail.smtp_url.clone(),
-                    password_env: non_empty(&mail.password_env),
-                    from: mail.from.clone(),
-                    reply_to: non_empty(&mail.reply_to),
-                    ai_label: mail.ai_label.trim().to_owned(),
-                    outbox_dir,
-                },
-                opml,
-                seed_subscribers,
-                digest,
-            }),
+        let mut policy = PolicySettings::default();
+        for (i, code) in raw.policy.forbidden_origins.iter().enumerate() {
+            if let Some(j) = c.parse(
+                &format!("policy.forbidden_origins[{i}]"),
+                Jurisdiction::parse(code),
+            ) {
+                policy.forbidden_origins.push(j);
+            }
+        }
+
+        match (
+            jurisdiction,
+            locale,
+            timezone,
+            storage_backend,
+            c.problems.is_empty(),
+        ) {
+            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_backend), true) => {
+                Ok(Self {
+                    source: source.to_owned(),
+                    id: expected.clone(),
+                    name: if raw.name.is_empty() {
+                        expected.to_string()
+                    } else {
+                        raw.name
+                    },
+                    jurisdiction,
+                    locale,
+                    timezone,
+                    digest_hour: raw.digest_hour,
+                    storage_url,
+                    storage_backend,
+                    max_connections,
+                    insight_models,
+                    transcribe_models,
+                    embed_models,
+                    translate_models,
+                    daily_token_budget: raw.models.daily_token_budget.unwrap_or(0),
+                    egress,
+                    mail: MailSettings {
+                        smtp_url: mail.smtp_url.clone(),
+                        password_env: non_empty(&mail.password_env),
+                        from: mail.from.clone(),
+                        reply_to: non_empty(&mail.reply_to),
+                        ai_label: mail.ai_label.trim().to_owned(),
+                        outbox_dir,
+                        max_per_second,
+                        max_attempts,
+                        retry_delay: Duration::from_millis(mail.retry_delay_ms.unwrap_or(2000)),
+                        unsubscribe_mailbox,
+                    },
+                    opml,
+                    seed_subscribers,
+                    digest,
+                    policy,
+                    server,
+                    retention: RetentionSettings {
+                        transcript_days: raw.retention.transcript_days,
+                        insight_days: raw.retention.insight_days,
+                    },
+                })
+            }
             _ => Err(c.problems),
         }
     }
@@ -437,8 +617,91 @@ impl RegionConfig {
     }
 }
 
+/// The default environment variable of the link-signing secret:
+/// `MERIDIAN_US__SERVER__TOKEN_SECRET` for `us`.
+#[must_use]
+pub fn default_token_secret_env(region: &RegionId) -> String {
+    format!("MERIDIAN_{}__SERVER__TOKEN_SECRET", region.as_env())
+}
+
+/// Shortest accepted link-signing secret, in bytes.
+const MIN_TOKEN_SECRET_LEN: usize = 32;
+
+fn validate_server(
+    c: &mut Collector<'_>,
+    raw: &crate::file::ServerSection,
+    region: &RegionId,
+    data_dir: &Path,
+) -> ServerSettings {
+    let fallback_listen = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+    let listen = match non_empty(&raw.listen) {
+        None => fallback_listen,
+        Some(l) => c
+            .parse(
+                "server.listen",
+                l.parse::<std::net::SocketAddr>().map_err(|_| {
+                    format!(
+                        "`{l}` is not an address and port such as `127.0.0.1:8080` or `[::]:8080`"
+                    )
+                }),
+            )
+            .unwrap_or(fallback_listen),
+    };
+    let base_url = non_empty(&raw.base_url).unwrap_or_else(|| format!("http://{listen}"));
+    match url::Url::parse(&base_url) {
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback_host(&u)) => {
+            if u.query().is_some() || u.fragment().is_some() || u.password().is_some() || !u.username().is_empty() {
+                c.push("server.base_url", format!("`{base_url}` must be a plain base URL, without user, query or fragment"));
+            }
+        }
+        Ok(u) if u.scheme() == "http" => c.push(
+            "server.base_url",
+            format!("`{base_url}` must use https (plain http only for a loopback host): links in emails carry unsubscribe credentials"),
+        ),
+        Ok(_) => c.push("server.base_url", format!("`{base_url}` must be an https:// URL")),
+        Err(e) => c.push("server.base_url", format!("`{base_url}` is not a URL: {e}")),
+    }
+    let token_secret_env =
+        non_empty(&raw.token_secret_env).unwrap_or_else(|| default_token_secret_env(region));
+    let token_secret = std::env::var(&token_secret_env)
+        .ok()
+        .filter(|v| !v.is_empty());
+    if let Some(secret) = &token_secret
+        && secret.len() < MIN_TOKEN_SECRET_LEN
+    {
+        c.push(
+            "server.token_secret_env",
+            format!("environment variable {token_secret_env} holds fewer than {MIN_TOKEN_SECRET_LEN} characters"),
+        );
+    }
+    ServerSettings {
+        listen,
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        token_secret_env,
+        token_secret: token_secret.map(Secret::new),
+        token_secret_file: data_dir.join("keys").join(format!("{region}.token-secret")),
+    }
+}
+
+/// `127.0.0.0/8`, `::1` or `localhost` (and `*.localhost`).
+fn is_loopback_host(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 fn non_empty(s: &str) -> Option<String> {
-    if s.trim().is_empty() { None } else { Some(s.trim().to_owned()) }
+    if s.trim().is_empty() {
+        None
+    } else {
+        Some(s.trim().to_owned())
+    }
 }
 
 /// The address inside `Name <addr>` or a bare address, checked.
@@ -446,9 +709,15 @@ fn mailbox_address(s: &str) -> Result<(), String> {
     let addr = match (s.rfind('<'), s.rfind('>')) {
         (Some(a), Some(b)) if a < b => &s[a + 1..b],
         (None, None) => s,
-        _ => return Err(format!("`{s}` is not a mailbox like `Name <user@example.com>`")),
+        _ => {
+            return Err(format!(
+                "`{s}` is not a mailbox like `Name <user@example.com>`"
+            ));
+        }
     };
-    SubscriberEmail::parse(addr).map(|_| ()).map_err(|e| e.to_string())
+    SubscriberEmail::parse(addr)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn redact_url(s: &str) -> String {
@@ -478,7 +747,9 @@ fn check_allow_entry(entry: &str) -> Result<(), String> {
 
 /// Whether `url`'s host (and port) is explicitly named by an allow entry (not just `*`).
 fn explicitly_allowed(allow: &[String], url: &url::Url) -> bool {
-    let Some(host) = url.host_str() else { return false };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
     let port = url.port_or_known_default();
     allow.iter().any(|entry| {
         let e = entry.trim();
@@ -489,9 +760,7 @@ fn explicitly_allowed(allow: &[String], url: &url::Url) -> bool {
             return host.ends_with(&format!(".{suffix}"));
         }
         match url::Url::parse(&format!("http://{e}/")) {
-            Ok(u) => {
-                u.host_str() == Some(host) && (u.port().is_none() || u.port() == port)
-            }
+            Ok(u) => u.host_str() == Some(host) && (u.port().is_none() || u.port() == port),
             Err(_) => false,
         }
     })
@@ -512,20 +781,32 @@ fn validate_models(
         if m.name.is_empty() {
             c.push(key("name"), "missing");
         } else if !names.insert(m.name.clone()) {
-            c.push(key("name"), format!("`{}` is used twice in this role", m.name));
+            c.push(
+                key("name"),
+                format!("`{}` is used twice in this role", m.name),
+            );
         }
         let provider = match m.provider.as_str() {
             "openai" => Some(ProviderKind::OpenAi),
             "ollama" => Some(ProviderKind::Ollama),
             "builtin" => Some(ProviderKind::Builtin),
             other => {
-                c.push(key("provider"), format!("`{other}` must be one of openai, ollama, builtin"));
+                c.push(
+                    key("provider"),
+                    format!("`{other}` must be one of openai, ollama, builtin"),
+                );
                 None
             }
         };
         let remote = matches!(provider, Some(ProviderKind::OpenAi | ProviderKind::Ollama));
         if provider == Some(ProviderKind::Builtin) && role != ModelRole::Insight {
-            c.push(key("provider"), format!("the builtin engine extracts insights; it cannot serve the `{}` role", role.as_str()));
+            c.push(
+                key("provider"),
+                format!(
+                    "the builtin engine extracts insights; it cannot serve the `{}` role",
+                    role.as_str()
+                ),
+            );
         }
         let endpoint = if remote {
             match url::Url::parse(&m.endpoint) {
@@ -542,11 +823,17 @@ fn validate_models(
                     Some(u)
                 }
                 Ok(u) => {
-                    c.push(key("endpoint"), format!("scheme `{}` must be http or https", u.scheme()));
+                    c.push(
+                        key("endpoint"),
+                        format!("scheme `{}` must be http or https", u.scheme()),
+                    );
                     None
                 }
                 Err(e) => {
-                    c.push(key("endpoint"), format!("`{}` is not a URL: {e}", m.endpoint));
+                    c.push(
+                        key("endpoint"),
+                        format!("`{}` is not a URL: {e}", m.endpoint),
+                    );
                     None
                 }
             }
@@ -579,23 +866,46 @@ fn validate_models(
                 None
             }
         };
+        if m.max_concurrency == Some(0) {
+            c.push(key("max_concurrency"), "must be at least 1");
+        }
+        if let Some(retries) = m.max_retries
+            && retries > 10
+        {
+            c.push(
+                key("max_retries"),
+                format!("{retries} is too many; at most 10"),
+            );
+        }
         if !m.digest.is_empty() && !m.digest.starts_with("sha256:") {
-            c.push(key("digest"), format!("`{}` must look like `sha256:<hex>`", m.digest));
+            c.push(
+                key("digest"),
+                format!("`{}` must look like `sha256:<hex>`", m.digest),
+            );
         }
         let api_key_env = non_empty(&m.api_key_env);
-        let api_key = api_key_env.as_ref().and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty()).map(Secret::new);
+        let api_key = api_key_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         let unavailable = match (&api_key_env, &api_key) {
             (Some(var), None) => Some(format!("no API key: environment variable {var} is not set")),
             _ => None,
         };
         if c.problems.len() == before
-            && let (Some(provider), Some(hosted_in), Some(origin), Some(weights)) = (provider, hosted_in, origin, weights)
+            && let (Some(provider), Some(hosted_in), Some(origin), Some(weights)) =
+                (provider, hosted_in, origin, weights)
         {
             out.push(ModelConfig {
                 name: m.name.clone(),
                 provider,
                 endpoint,
-                model: if m.model.is_empty() { "extractive".to_owned() } else { m.model.clone() },
+                model: if m.model.is_empty() {
+                    "extractive".to_owned()
+                } else {
+                    m.model.clone()
+                },
                 api_key_env,
                 api_key,
                 hosted_in,
@@ -603,6 +913,8 @@ fn validate_models(
                 weights,
                 digest: non_empty(&m.digest),
                 timeout: Duration::from_secs(m.timeout_secs.unwrap_or(120)),
+                max_retries: m.max_retries.unwrap_or(2),
+                max_concurrency: m.max_concurrency.unwrap_or(4),
                 attributes: m.attributes.clone(),
                 unavailable,
             });
@@ -617,7 +929,14 @@ mod tests {
 
     #[test]
     fn allow_entries() {
-        for ok in ["*", "api.openai.com", "127.0.0.1:11434", "*.example.com", "[::1]:8080", "localhost"] {
+        for ok in [
+            "*",
+            "api.openai.com",
+            "127.0.0.1:11434",
+            "*.example.com",
+            "[::1]:8080",
+            "localhost",
+        ] {
             assert!(check_allow_entry(ok).is_ok(), "{ok}");
         }
         for bad in ["http://x.com", "x.com/path", "", "a b"] {
@@ -627,12 +946,87 @@ mod tests {
 
     #[test]
     fn explicit_allowance_matches_host_and_port() {
-        let allow = vec!["127.0.0.1:11434".to_owned(), "*.openai.com".to_owned(), "*".to_owned(), "eu.example".to_owned()];
+        let allow = vec![
+            "127.0.0.1:11434".to_owned(),
+            "*.openai.com".to_owned(),
+            "*".to_owned(),
+            "eu.example".to_owned(),
+        ];
         let u = |s: &str| url::Url::parse(s).unwrap();
         assert!(explicitly_allowed(&allow, &u("http://127.0.0.1:11434/api")));
         assert!(!explicitly_allowed(&allow, &u("http://127.0.0.1:8080/")));
         assert!(explicitly_allowed(&allow, &u("https://api.openai.com/v1")));
         assert!(explicitly_allowed(&allow, &u("https://eu.example:8443/v1")));
         assert!(!explicitly_allowed(&allow, &u("https://evil.example/")));
+    }
+
+    /// A minimal valid region file for `zz` with `server` and `mail` keys set.
+    fn region_with(
+        base_url: &str,
+        listen: &str,
+        unsubscribe_mailbox: &str,
+    ) -> Result<RegionConfig, Vec<Problem>> {
+        let mut raw = RegionFile {
+            id: "zz".into(),
+            jurisdiction: "US".into(),
+            locale: "en-US".into(),
+            timezone: "UTC".into(),
+            ..RegionFile::default()
+        };
+        raw.storage.url = "sqlite://{data_dir}/zz.db".into();
+        raw.models.insight = vec![ModelEntry {
+            name: "builtin".into(),
+            provider: "builtin".into(),
+            ..ModelEntry::default()
+        }];
+        raw.mail.from = "Meridian <digest@zz.example>".into();
+        raw.mail.ai_label = "AI-generated.".into();
+        raw.mail.unsubscribe_mailbox = unsubscribe_mailbox.into();
+        raw.server.base_url = base_url.into();
+        raw.server.listen = listen.into();
+        let id = RegionId::parse("zz").unwrap();
+        RegionConfig::validate(raw, &id, Path::new("/regions/zz.toml"), Path::new("/data"))
+    }
+
+    #[test]
+    fn the_server_section_defaults_to_loopback_and_requires_https_elsewhere() {
+        let cfg = region_with("", "", "").unwrap();
+        assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.server.base_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            cfg.server.token_secret_env,
+            "MERIDIAN_ZZ__SERVER__TOKEN_SECRET"
+        );
+        assert_eq!(
+            cfg.server.token_secret_file,
+            Path::new("/data/keys/zz.token-secret")
+        );
+        assert_eq!((cfg.mail.max_per_second, cfg.mail.max_attempts), (10, 5));
+        assert_eq!(
+            region_with("https://zz.example/", "0.0.0.0:9000", "")
+                .unwrap()
+                .server
+                .base_url,
+            "https://zz.example"
+        );
+        for (base, listen, mailbox, key) in [
+            ("http://zz.example", "", "", "server.base_url"),
+            ("ftp://zz.example", "", "", "server.base_url"),
+            ("https://zz.example/?a=b", "", "", "server.base_url"),
+            ("", "localhost", "", "server.listen"),
+            (
+                "",
+                "",
+                "unsubscribe+x@zz.example",
+                "mail.unsubscribe_mailbox",
+            ),
+            ("", "", "not an address", "mail.unsubscribe_mailbox"),
+        ] {
+            let problems = region_with(base, listen, mailbox).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.key == key),
+                "{base} {listen} {mailbox}: {problems:?}"
+            );
+        }
     }
 }

@@ -30,19 +30,28 @@ impl SubscriberEmail {
     /// # Errors
     /// [`EmailError`] naming the address and the reason.
     pub fn parse(s: &str) -> Result<Self, EmailError> {
-        let err = |reason| EmailError { address: s.to_owned(), reason };
+        let err = |reason| EmailError {
+            address: s.to_owned(),
+            reason,
+        };
         let s = s.trim();
         if s.len() > 254 {
             return Err(err("longer than 254 bytes"));
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')) {
-            return Err(err("contains spaces, control characters or one of < > , ; \""));
+        if s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        }) {
+            return Err(err(
+                "contains spaces, control characters or one of < > , ; \"",
+            ));
         }
         let Some((local, domain)) = s.rsplit_once('@') else {
             return Err(err("has no `@`"));
         };
         if local.is_empty() || local.len() > 64 || local.contains('@') {
-            return Err(err("the part before `@` must be 1-64 characters without another `@`"));
+            return Err(err(
+                "the part before `@` must be 1-64 characters without another `@`",
+            ));
         }
         let labels_ok = !domain.is_empty()
             && domain.split('.').all(|l| {
@@ -53,7 +62,9 @@ impl SubscriberEmail {
                     && l.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
         if !labels_ok {
-            return Err(err("the domain must be dot-separated labels of letters, digits and `-`"));
+            return Err(err(
+                "the domain must be dot-separated labels of letters, digits and `-`",
+            ));
         }
         Ok(Self(format!("{local}@{}", domain.to_lowercase())))
     }
@@ -116,7 +127,10 @@ mod tests {
         ] {
             let e = SubscriberEmail::parse(bad);
             assert!(e.is_err(), "{why}: {bad:?} should be refused");
-            assert!(e.unwrap_err().to_string().contains(bad.trim()), "{why}: error names the address");
+            assert!(
+                e.unwrap_err().to_string().contains(bad.trim()),
+                "{why}: error names the address"
+            );
         }
     }
 

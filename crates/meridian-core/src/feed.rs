@@ -46,8 +46,10 @@ impl FeedUrl {
     /// [`FeedUrlError`] naming the URL when it is malformed, has another scheme,
     /// or carries credentials.
     pub fn parse(s: &str) -> Result<Self, FeedUrlError> {
-        let url = url::Url::parse(s.trim())
-            .map_err(|e| FeedUrlError::Invalid { url: s.to_owned(), reason: e.to_string() })?;
+        let url = url::Url::parse(s.trim()).map_err(|e| FeedUrlError::Invalid {
+            url: s.to_owned(),
+            reason: e.to_string(),
+        })?;
         Self::from_url(url, s)
     }
 
@@ -56,10 +58,10 @@ impl FeedUrl {
     /// # Errors
     /// As [`FeedUrl::parse`].
     pub fn join(base: &FeedUrl, s: &str) -> Result<Self, FeedUrlError> {
-        let url = base
-            .0
-            .join(s.trim())
-            .map_err(|e| FeedUrlError::Invalid { url: s.to_owned(), reason: e.to_string() })?;
+        let url = base.0.join(s.trim()).map_err(|e| FeedUrlError::Invalid {
+            url: s.to_owned(),
+            reason: e.to_string(),
+        })?;
         Self::from_url(url, s)
     }
 
@@ -68,22 +70,30 @@ impl FeedUrl {
     /// # Errors
     /// [`FeedUrlError::Invalid`] when the path is not absolute.
     pub fn from_path(path: &std::path::Path) -> Result<Self, FeedUrlError> {
-        url::Url::from_file_path(path).map(Self).map_err(|()| FeedUrlError::Invalid {
-            url: path.display().to_string(),
-            reason: "not an absolute path".to_owned(),
-        })
+        url::Url::from_file_path(path)
+            .map(Self)
+            .map_err(|()| FeedUrlError::Invalid {
+                url: path.display().to_string(),
+                reason: "not an absolute path".to_owned(),
+            })
     }
 
     fn from_url(url: url::Url, original: &str) -> Result<Self, FeedUrlError> {
         match url.scheme() {
             "http" | "https" => {
                 if url.host_str().is_none_or(str::is_empty) {
-                    return Err(FeedUrlError::Invalid { url: original.to_owned(), reason: "no host".to_owned() });
+                    return Err(FeedUrlError::Invalid {
+                        url: original.to_owned(),
+                        reason: "no host".to_owned(),
+                    });
                 }
             }
             "file" => {}
             other => {
-                return Err(FeedUrlError::Scheme { url: original.to_owned(), scheme: other.to_owned() });
+                return Err(FeedUrlError::Scheme {
+                    url: original.to_owned(),
+                    scheme: other.to_owned(),
+                });
             }
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -101,7 +111,11 @@ impl FeedUrl {
     /// The local path of a `file:` URL.
     #[must_use]
     pub fn to_file_path(&self) -> Option<std::path::PathBuf> {
-        if self.is_remote() { None } else { self.0.to_file_path().ok() }
+        if self.is_remote() {
+            None
+        } else {
+            self.0.to_file_path().ok()
+        }
     }
 
     /// The host, for remote URLs.
@@ -264,19 +278,35 @@ mod tests {
 
     #[test]
     fn accepts_http_https_and_file() {
-        assert!(FeedUrl::parse("https://feeds.example.com/show.xml").unwrap().is_remote());
+        assert!(
+            FeedUrl::parse("https://feeds.example.com/show.xml")
+                .unwrap()
+                .is_remote()
+        );
         let f = FeedUrl::parse("file:///tmp/show.xml").unwrap();
         assert!(!f.is_remote());
-        assert_eq!(f.to_file_path().unwrap(), std::path::PathBuf::from("/tmp/show.xml"));
+        assert_eq!(
+            f.to_file_path().unwrap(),
+            std::path::PathBuf::from("/tmp/show.xml")
+        );
     }
 
     #[test]
     fn refuses_other_schemes_and_credentials() {
-        assert!(matches!(FeedUrl::parse("ftp://x.example/feed"), Err(FeedUrlError::Scheme { .. })));
-        assert!(matches!(FeedUrl::parse("gopher://x"), Err(FeedUrlError::Scheme { .. })));
+        assert!(matches!(
+            FeedUrl::parse("ftp://x.example/feed"),
+            Err(FeedUrlError::Scheme { .. })
+        ));
+        assert!(matches!(
+            FeedUrl::parse("gopher://x"),
+            Err(FeedUrlError::Scheme { .. })
+        ));
         let e = FeedUrl::parse("https://user:hunter2@x.example/feed").unwrap_err();
         assert!(matches!(e, FeedUrlError::Credentials(_)));
-        assert!(!e.to_string().contains("hunter2"), "the error must not echo the password");
+        assert!(
+            !e.to_string().contains("hunter2"),
+            "the error must not echo the password"
+        );
         assert!(FeedUrl::parse("not a url").is_err());
         assert!(FeedUrl::parse("http://").is_err());
     }
@@ -284,6 +314,9 @@ mod tests {
     #[test]
     fn joins_relative_links() {
         let base = FeedUrl::parse("https://x.example/shows/feed.xml").unwrap();
-        assert_eq!(FeedUrl::join(&base, "ep1.vtt").unwrap().as_str(), "https://x.example/shows/ep1.vtt");
+        assert_eq!(
+            FeedUrl::join(&base, "ep1.vtt").unwrap().as_str(),
+            "https://x.example/shows/ep1.vtt"
+        );
     }
 }

@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn known_vector_and_roundtrip() {
         let h = ContentHash::of("abc");
-        assert_eq!(h.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            h.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(ContentHash::parse(&h.to_hex()), Ok(h));
         assert!(ContentHash::parse("xyz").is_err());
     }

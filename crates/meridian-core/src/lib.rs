@@ -47,7 +47,11 @@ pub use transcript::{Segment, Transcript, TranscriptFormat, TranscriptSource};
 pub fn format_offset(seconds: f64) -> String {
     let total = if seconds.is_finite() && seconds > 0.0 {
         // Truncation is intended: a quote starting at 12.9 s is shown as 0:12.
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to a non-negative finite value first")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "clamped to a non-negative finite value first"
+        )]
         let t = seconds.floor() as u64;
         t
     } else {

@@ -47,7 +47,9 @@
 
 use std::fmt;
 
-use crate::{DataClass, Digest, DigestItem, EpisodeMeta, Insight, PodcastFeed, Segment, Transcript};
+use crate::{
+    DataClass, Digest, DigestItem, EpisodeMeta, Insight, PodcastFeed, Segment, Transcript,
+};
 
 mod sealed {
     /// Only `meridian-core` can implement [`super::PromptSafe`].
@@ -127,7 +129,12 @@ impl PromptText {
     /// write is what it reads from `value`.
     pub fn push<T: PromptSafe>(&mut self, value: &T, render: fn(&T, &mut String)) -> &mut Self {
         // Checked when this is compiled for `T`: no `PromptSafe` type may be personal.
-        const { assert!(!matches!(T::DATA_CLASS, DataClass::Personal), "a PromptSafe type must not be personal data") };
+        const {
+            assert!(
+                !matches!(T::DATA_CLASS, DataClass::Personal),
+                "a PromptSafe type must not be personal data"
+            )
+        };
         match T::DATA_CLASS {
             DataClass::Public => self.public = true,
             DataClass::Derived => self.derived = true,
@@ -187,20 +194,40 @@ mod tests {
     #[test]
     fn a_prompt_counts_the_classes_it_holds() {
         let mut prompt = PromptText::new();
-        prompt.instruction("List at most ").number(5).instruction(" insights.\n");
-        assert_eq!(prompt.data_classes(), &[] as &[DataClass], "instructions carry no data class");
+        prompt
+            .instruction("List at most ")
+            .number(5)
+            .instruction(" insights.\n");
+        assert_eq!(
+            prompt.data_classes(),
+            &[] as &[DataClass],
+            "instructions carry no data class"
+        );
 
         let transcript = Transcript {
             source: TranscriptSource::ShowNotes,
             language: None,
-            segments: vec![Segment { start: None, end: None, speaker: None, text: "Hello.".into() }],
+            segments: vec![Segment {
+                start: None,
+                end: None,
+                speaker: None,
+                text: "Hello.".into(),
+            }],
         };
-        prompt.push(&PublicText::new("Episode 1"), |t, out| out.push_str(t.as_str()));
+        prompt.push(&PublicText::new("Episode 1"), |t, out| {
+            out.push_str(t.as_str())
+        });
         prompt.push(&transcript, |t, out| out.push_str(&t.plain_text()));
         assert_eq!(prompt.data_classes(), [DataClass::Public]);
         prompt.push(&insight(), |i, out| out.push_str(&i.text));
-        assert_eq!(prompt.data_classes(), [DataClass::Public, DataClass::Derived]);
-        assert_eq!(prompt.as_str(), "List at most 5 insights.\nEpisode 1Hello.Rates fall in spring.");
+        assert_eq!(
+            prompt.data_classes(),
+            [DataClass::Public, DataClass::Derived]
+        );
+        assert_eq!(
+            prompt.as_str(),
+            "List at most 5 insights.\nEpisode 1Hello.Rates fall in spring."
+        );
     }
 
     #[test]

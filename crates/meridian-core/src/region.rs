@@ -7,10 +7,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegionIdError {
     /// The region id does not match `[a-z][a-z0-9-]{0,15}`.
-    #[error("region id `{0}` must be 1-16 characters of lowercase letters, digits and `-`, starting with a letter")]
+    #[error(
+        "region id `{0}` must be 1-16 characters of lowercase letters, digits and `-`, starting with a letter"
+    )]
     InvalidRegionId(String),
     /// The jurisdiction is not an ISO 3166-1 alpha-2 code nor `EU`.
-    #[error("jurisdiction `{0}` must be an ISO 3166-1 alpha-2 country code (`US`, `CN`, `DE`) or `EU`")]
+    #[error(
+        "jurisdiction `{0}` must be an ISO 3166-1 alpha-2 country code (`US`, `CN`, `DE`) or `EU`"
+    )]
     InvalidJurisdiction(String),
     /// The locale is not of the form `ll-RR`.
     #[error("locale `{0}` must look like `en-US`, `zh-CN` or `de-DE`")]
@@ -33,8 +37,13 @@ impl RegionId {
         let ok = !s.is_empty()
             && s.len() <= 16
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if ok { Ok(Self(s.to_owned())) } else { Err(RegionIdError::InvalidRegionId(s.to_owned())) }
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(RegionIdError::InvalidRegionId(s.to_owned()))
+        }
     }
 
     /// The id as written in file names and URLs.
@@ -175,7 +184,11 @@ impl Locale {
             && reg.len() == 2
             && reg.chars().all(|c| c.is_ascii_alphabetic());
         if ok {
-            Ok(Self(format!("{}-{}", lang.to_ascii_lowercase(), reg.to_ascii_uppercase())))
+            Ok(Self(format!(
+                "{}-{}",
+                lang.to_ascii_lowercase(),
+                reg.to_ascii_uppercase()
+            )))
         } else {
             Err(RegionIdError::InvalidLocale(s.to_owned()))
         }
@@ -250,7 +263,9 @@ impl FromStr for DataClass {
             "public" => Ok(Self::Public),
             "derived" => Ok(Self::Derived),
             "personal" => Ok(Self::Personal),
-            other => Err(format!("data class `{other}` must be one of public, derived, personal")),
+            other => Err(format!(
+                "data class `{other}` must be one of public, derived, personal"
+            )),
         }
     }
 }
@@ -261,7 +276,10 @@ mod tests {
 
     #[test]
     fn region_ids() {
-        assert_eq!(RegionId::parse("eu-west").map(|r| r.as_env()), Ok("EU_WEST".to_owned()));
+        assert_eq!(
+            RegionId::parse("eu-west").map(|r| r.as_env()),
+            Ok("EU_WEST".to_owned())
+        );
         for bad in ["", "US", "1us", "us_west", "a-very-long-region-id", "u s"] {
             assert!(RegionId::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -27,12 +27,19 @@ impl TranscriptFormat {
     /// The format for a MIME type as declared in `podcast:transcript`.
     #[must_use]
     pub fn from_mime(mime: &str) -> Option<Self> {
-        let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "text/vtt" | "text/webvtt" => Some(Self::Vtt),
-            "application/x-subrip" | "application/srt" | "text/srt" | "application/x-srt" | "text/x-srt" => {
-                Some(Self::Srt)
-            }
+            "application/x-subrip"
+            | "application/srt"
+            | "text/srt"
+            | "application/x-srt"
+            | "text/x-srt" => Some(Self::Srt),
             "application/json" | "text/json" => Some(Self::Json),
             "text/html" | "application/xhtml+xml" => Some(Self::Html),
             "text/plain" => Some(Self::Text),
@@ -68,7 +75,10 @@ impl TranscriptFormat {
     /// Rank in [`Self::PREFERENCE`]; lower is better.
     #[must_use]
     pub fn preference(self) -> usize {
-        Self::PREFERENCE.iter().position(|f| *f == self).unwrap_or(Self::PREFERENCE.len())
+        Self::PREFERENCE
+            .iter()
+            .position(|f| *f == self)
+            .unwrap_or(Self::PREFERENCE.len())
     }
 }
 
@@ -87,7 +97,9 @@ impl FromStr for TranscriptFormat {
             "json" => Ok(Self::Json),
             "html" => Ok(Self::Html),
             "text" | "txt" => Ok(Self::Text),
-            other => Err(format!("transcript type `{other}` must be one of vtt, srt, json, html, text")),
+            other => Err(format!(
+                "transcript type `{other}` must be one of vtt, srt, json, html, text"
+            )),
         }
     }
 }
@@ -163,17 +175,37 @@ mod tests {
 
     #[test]
     fn mime_types_map_to_formats() {
-        assert_eq!(TranscriptFormat::from_mime("text/vtt"), Some(TranscriptFormat::Vtt));
-        assert_eq!(TranscriptFormat::from_mime("application/x-subrip"), Some(TranscriptFormat::Srt));
-        assert_eq!(TranscriptFormat::from_mime("application/srt"), Some(TranscriptFormat::Srt));
-        assert_eq!(TranscriptFormat::from_mime("application/json; charset=utf-8"), Some(TranscriptFormat::Json));
-        assert_eq!(TranscriptFormat::from_mime("TEXT/HTML"), Some(TranscriptFormat::Html));
+        assert_eq!(
+            TranscriptFormat::from_mime("text/vtt"),
+            Some(TranscriptFormat::Vtt)
+        );
+        assert_eq!(
+            TranscriptFormat::from_mime("application/x-subrip"),
+            Some(TranscriptFormat::Srt)
+        );
+        assert_eq!(
+            TranscriptFormat::from_mime("application/srt"),
+            Some(TranscriptFormat::Srt)
+        );
+        assert_eq!(
+            TranscriptFormat::from_mime("application/json; charset=utf-8"),
+            Some(TranscriptFormat::Json)
+        );
+        assert_eq!(
+            TranscriptFormat::from_mime("TEXT/HTML"),
+            Some(TranscriptFormat::Html)
+        );
         assert_eq!(TranscriptFormat::from_mime("audio/mpeg"), None);
     }
 
     #[test]
     fn plain_text_breaks_lines_between_speakers() {
-        let seg = |sp: &str, t: &str| Segment { start: None, end: None, speaker: Some(sp.into()), text: t.into() };
+        let seg = |sp: &str, t: &str| Segment {
+            start: None,
+            end: None,
+            speaker: Some(sp.into()),
+            text: t.into(),
+        };
         let t = Transcript {
             source: TranscriptSource::ShowNotes,
             language: None,

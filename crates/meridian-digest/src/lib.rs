@@ -4,6 +4,8 @@
 //!
 //! - [`rank`]: candidates → the day's picks with their score components.
 //! - [`render`]: a [`meridian_core::Digest`] → subject, HTML and text.
+//! - [`confirmation`]: the double opt-in email asking a new subscriber to confirm.
 
+pub mod confirmation;
 pub mod rank;
 pub mod render;

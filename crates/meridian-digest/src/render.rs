@@ -100,6 +100,17 @@ pub enum RenderError {
         #[source]
         source: minijinja::Error,
     },
+    /// A template of the confirmation email failed.
+    #[error("rendering `{template}` of the confirmation email in `{locale}` failed: {source}")]
+    Confirmation {
+        /// The template's name (`confirmation.html` or `confirmation.txt`).
+        template: &'static str,
+        /// The locale asked for.
+        locale: String,
+        /// minijinja's error.
+        #[source]
+        source: minijinja::Error,
+    },
 }
 
 /// Renders `digest` for the region described by `ctx`.
@@ -144,7 +155,7 @@ pub fn effective_locale(locale: &Locale) -> &'static str {
 /// The template environment, built once. Templates are embedded so a binary
 /// never depends on files next to it; a template error is kept (not
 /// panicked on) and returned by every render.
-static ENVIRONMENT: LazyLock<Result<Environment<'static>, minijinja::Error>> =
+pub(crate) static ENVIRONMENT: LazyLock<Result<Environment<'static>, minijinja::Error>> =
     LazyLock::new(build_environment);
 
 fn build_environment() -> Result<Environment<'static>, minijinja::Error> {
@@ -164,6 +175,14 @@ fn build_environment() -> Result<Environment<'static>, minijinja::Error> {
     // `.html` and nothing for `.txt`, which is exactly what we want.
     env.add_template(HTML_TEMPLATE, include_str!("../templates/digest.html"))?;
     env.add_template(TEXT_TEMPLATE, include_str!("../templates/digest.txt"))?;
+    env.add_template(
+        crate::confirmation::HTML_TEMPLATE,
+        include_str!("../templates/confirmation.html"),
+    )?;
+    env.add_template(
+        crate::confirmation::TEXT_TEMPLATE,
+        include_str!("../templates/confirmation.txt"),
+    )?;
     Ok(env)
 }
 
@@ -234,7 +253,7 @@ fn clean_language_tag(tag: &str) -> Option<String> {
 /// The languages with their own strings. A closed set: adding one means adding
 /// an arm to every `match` below, which the compiler enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
+pub(crate) enum Lang {
     En,
     Zh,
     De,
@@ -254,7 +273,7 @@ struct Labels {
 }
 
 impl Lang {
-    fn resolve(locale: &Locale) -> Self {
+    pub(crate) fn resolve(locale: &Locale) -> Self {
         match locale.as_str() {
             "en-US" => Self::En,
             "zh-CN" => Self::Zh,
@@ -267,7 +286,7 @@ impl Lang {
         }
     }
 
-    fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             Self::En => "en-US",
             Self::Zh => "zh-CN",
@@ -275,7 +294,7 @@ impl Lang {
         }
     }
 
-    fn language(self) -> &'static str {
+    pub(crate) fn language(self) -> &'static str {
         match self {
             Self::En => "en",
             Self::Zh => "zh",

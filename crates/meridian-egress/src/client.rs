@@ -128,7 +128,10 @@ impl EgressClient {
                 region: region.clone(),
                 detail: error_text(&e),
             })?;
-        let guard = GuardedResolver { rules: Arc::clone(&rules), overrides: Arc::clone(&overrides) };
+        let guard = GuardedResolver {
+            rules: Arc::clone(&rules),
+            overrides: Arc::clone(&overrides),
+        };
         #[expect(
             clippy::disallowed_methods,
             reason = "the reqwest 0.12 twin of the region's client, for ollama-rs, with the same guard"
@@ -143,7 +146,10 @@ impl EgressClient {
             .timeout(options.total_timeout)
             .user_agent(options.user_agent.as_str())
             .build()
-            .map_err(|e| EgressError::ClientBuild { region: region.clone(), detail: e.to_string() })?;
+            .map_err(|e| EgressError::ClientBuild {
+                region: region.clone(),
+                detail: e.to_string(),
+            })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 region,
@@ -337,10 +343,12 @@ impl EgressClient {
             && !grant.named
             && rules.names_domain(host)
         {
-            let addrs = resolver::lookup(&self.inner.overrides, host).await.map_err(|e| EgressError::Dns {
-                url: Box::new(url.clone()),
-                detail: e.to_string(),
-            })?;
+            let addrs = resolver::lookup(&self.inner.overrides, host)
+                .await
+                .map_err(|e| EgressError::Dns {
+                    url: Box::new(url.clone()),
+                    detail: e.to_string(),
+                })?;
             resolver::screen(rules, host, false, addrs).map_err(|e| match e {
                 resolver::ResolveFailure::Refused { host, addr, class } => {
                     EgressError::AddressRefused {

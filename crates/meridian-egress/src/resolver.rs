@@ -95,7 +95,10 @@ impl GuardedResolver {
 /// Resolves `host`: a fixed answer when one is configured, else the system
 /// resolver (through tokio's blocking pool). Either way the answer is screened
 /// by the caller.
-pub(crate) async fn lookup(overrides: &HashMap<String, SocketAddr>, host: &str) -> Result<Vec<SocketAddr>, ResolveFailure> {
+pub(crate) async fn lookup(
+    overrides: &HashMap<String, SocketAddr>,
+    host: &str,
+) -> Result<Vec<SocketAddr>, ResolveFailure> {
     if let Some(addr) = overrides.get(&host.to_ascii_lowercase()) {
         return Ok(vec![*addr]);
     }

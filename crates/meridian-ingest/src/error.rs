@@ -181,7 +181,11 @@ impl IngestError {
     /// A URL that is refused before any request.
     #[must_use]
     pub fn bad_url(doc: DocKind, subject: &str, problem: impl std::fmt::Display) -> Self {
-        Self::BadUrl { doc, subject: subject.to_owned(), problem: one_line(problem.to_string()) }
+        Self::BadUrl {
+            doc,
+            subject: subject.to_owned(),
+            problem: one_line(problem.to_string()),
+        }
     }
 
     /// The file or URL the error is about.

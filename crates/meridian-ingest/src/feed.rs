@@ -10,10 +10,11 @@
 //! for those would have had to re-find every item anyway. It still reads JSON
 //! Feed documents (see [`crate::jsonfeed`]).
 //!
-//! Safety: quick-xml never expands entities declared in a DOCTYPE, so entity
-//! bombs stay a few bytes and external (`SYSTEM`) entities are never fetched;
-//! an undeclared `&name;` is kept as written (HTML entities are decoded later
-//! where the text is HTML).
+//! Safety: a feed whose DOCTYPE declares entities (an entity bomb, an XXE
+//! probe) is refused as `unparseable`; quick-xml never expands such entities
+//! anyway, and external (`SYSTEM`) entities are never fetched. An undeclared
+//! `&name;` is kept as written (HTML entities are decoded later where the text
+//! is HTML).
 
 use std::collections::HashMap;
 
@@ -90,6 +91,15 @@ pub fn parse_feed(bytes: &[u8], source: &FeedUrl) -> Result<PodcastFeed, IngestE
             )
         }
         ScanError::Wrong(found) => IngestError::wrong(DocKind::Feed, subject, found),
+        ScanError::Refused { pos, message } => {
+            let line = line_at(body, pos) + skipped_lines;
+            IngestError::unparseable(
+                DocKind::Feed,
+                subject,
+                Some(line),
+                format!("refused at line {line}: {message}"),
+            )
+        }
     })?;
     Ok(build(raw, source))
 }
@@ -263,8 +273,16 @@ struct RawFeed {
 }
 
 enum ScanError {
-    Xml { pos: usize, message: String },
+    Xml {
+        pos: usize,
+        message: String,
+    },
     Wrong(String),
+    /// Well-formed, but read no further on purpose (hostile markup).
+    Refused {
+        pos: usize,
+        message: String,
+    },
 }
 
 struct Scanner<'a> {
@@ -278,6 +296,8 @@ struct Scanner<'a> {
     /// Set once the content we need is complete (`</channel>` for RSS, the
     /// root's end otherwise): later syntax errors or trailing junk are ignored.
     complete: bool,
+    /// Where a DOCTYPE declaring entities ended, if one did.
+    entities_at: Option<usize>,
 }
 
 impl<'a> Scanner<'a> {
@@ -297,6 +317,7 @@ impl<'a> Scanner<'a> {
             capture: None,
             buf: String::new(),
             complete: false,
+            entities_at: None,
         }
     }
 
@@ -375,6 +396,25 @@ impl<'a> Scanner<'a> {
                             "an HTML page (`<!DOCTYPE html>`), not RSS or Atom".to_owned(),
                         ));
                     }
+                    // Feeds never declare entities (HTML entities such as
+                    // `&eacute;` are read without any DTD). A DOCTYPE that does
+                    // is the shape of an entity-expansion bomb ("billion
+                    // laughs") or an external-entity (XXE) probe. Leaving the
+                    // entities unexpanded kept memory safe, but the feed was then
+                    // accepted and `&lol9;` stored as the podcast's title over
+                    // the real one; refusing it records a failure instead and
+                    // leaves what is stored alone (issue 3, hostile input).
+                    // Refused once the root shows it is meant to be a feed, so
+                    // that other documents still say what they are instead.
+                    if d.as_ref()
+                        .as_bytes()
+                        .windows(8)
+                        .any(|w| w.eq_ignore_ascii_case(b"<!ENTITY"))
+                    {
+                        self.entities_at = Some(
+                            usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX),
+                        );
+                    }
                 }
                 Event::Eof => {
                     if self.complete {
@@ -399,6 +439,16 @@ impl<'a> Scanner<'a> {
                     };
                 }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            }
+            if let Some(pos) = self.entities_at
+                && self.format.is_some()
+            {
+                return Err(ScanError::Refused {
+                    pos,
+                    message: "the DOCTYPE declares entities (`<!ENTITY`), which feeds never need; \
+                              refused as a possible entity-expansion bomb or external-entity attack"
+                        .to_owned(),
+                });
             }
             if self.complete {
                 return Ok(self.feed);
@@ -543,13 +593,9 @@ impl<'a> Scanner<'a> {
             (_, b"enclosure") if core => {
                 let item = self.feed.items.last_mut()?;
                 if item.enclosure.is_none()
-                    && let Some(url) = attr(e, b"url")
+                    && let [Some(url), mime, length] = attrs(e, [b"url", b"type", b"length"])
                 {
-                    item.enclosure = Some(RawEnclosure {
-                        url,
-                        mime: attr(e, b"type"),
-                        length: attr(e, b"length"),
-                    });
+                    item.enclosure = Some(RawEnclosure { url, mime, length });
                 }
                 return None;
             }
@@ -557,12 +603,14 @@ impl<'a> Scanner<'a> {
             (Ns::Itunes, b"title") => Target::ItemItunesTitle,
             (Ns::Itunes, b"duration") => Target::ItemDuration,
             (Ns::Podcast, b"transcript") => {
-                if let Some(url) = attr(e, b"url") {
+                if let [Some(url), mime, language, rel] =
+                    attrs(e, [b"url", b"type", b"language", b"rel"])
+                {
                     let t = RawTranscript {
                         url,
-                        mime: attr(e, b"type").unwrap_or_default(),
-                        language: attr(e, b"language"),
-                        rel: attr(e, b"rel"),
+                        mime: mime.unwrap_or_default(),
+                        language,
+                        rel,
                     };
                     self.feed.items.last_mut()?.transcripts.push(t);
                 }
@@ -697,8 +745,10 @@ impl<'a> Scanner<'a> {
     /// Atom `<link rel href type length>` (also used by RSS items that write
     /// their link that way).
     fn atom_link(&mut self, e: &BytesStart<'_>, in_item: bool) {
-        let Some(href) = attr(e, b"href") else { return };
-        let rel = attr(e, b"rel");
+        let [Some(href), rel, mime, length] = attrs(e, [b"href", b"rel", b"type", b"length"])
+        else {
+            return;
+        };
         match rel.as_deref().map(str::trim) {
             None | Some("" | "alternate") => {
                 let slot = if in_item {
@@ -719,8 +769,8 @@ impl<'a> Scanner<'a> {
                 {
                     item.enclosure = Some(RawEnclosure {
                         url: href,
-                        mime: attr(e, b"type"),
-                        length: attr(e, b"length"),
+                        mime,
+                        length,
                     });
                 }
             }
@@ -732,13 +782,9 @@ impl<'a> Scanner<'a> {
     fn media_content(&mut self, e: &BytesStart<'_>) {
         if let Some(item) = self.feed.items.last_mut()
             && item.media_content.is_none()
-            && let Some(url) = attr(e, b"url")
+            && let [Some(url), mime, length] = attrs(e, [b"url", b"type", b"fileSize"])
         {
-            item.media_content = Some(RawEnclosure {
-                url,
-                mime: attr(e, b"type"),
-                length: attr(e, b"fileSize"),
-            });
+            item.media_content = Some(RawEnclosure { url, mime, length });
         }
     }
 }
@@ -746,20 +792,29 @@ impl<'a> Scanner<'a> {
 /// An attribute's value by local name (ASCII case-insensitive), unescaped;
 /// the raw value when its escaping is broken.
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+    let [value] = attrs(e, [name]);
+    value
+}
+
+/// Several attributes by local name in one pass over the element's attributes
+/// (the first of each name wins, as with [`attr`]). Enclosures, transcripts
+/// and links read three or four each, once per item: one pass instead of one
+/// per name is a measurable part of parsing (docs/benchmarks.md).
+fn attrs<const N: usize>(e: &BytesStart<'_>, names: [&[u8]; N]) -> [Option<String>; N] {
+    let mut values = [const { None }; N];
     for a in e.attributes().with_checks(false).flatten() {
-        if a.key
-            .local_name()
-            .as_ref()
-            .as_bytes()
-            .eq_ignore_ascii_case(name)
+        let key = a.key.local_name();
+        let key = key.as_ref().as_bytes();
+        if let Some(i) = names.iter().position(|n| key.eq_ignore_ascii_case(n))
+            && values[i].is_none()
         {
-            let value = a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_or_else(|_| a.value.to_string(), |v| v.into_owned());
-            return Some(value);
+            values[i] = Some(
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_or_else(|_| a.value.to_string(), |v| v.into_owned()),
+            );
         }
     }
-    None
+    values
 }
 
 // ---------------------------------------------------------------------------
@@ -1272,11 +1327,27 @@ mod tests {
     fn hostile_and_wrong_documents() {
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
             <rss version="2.0"><channel><title>&b;</title></channel></rss>"#;
-        let f = parse(bomb).unwrap();
-        assert_eq!(f.title, "&b;", "custom entities are never expanded");
+        let e = parse(bomb).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            "unparseable",
+            "entity declarations are refused: {e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("refused at line 1: the DOCTYPE declares entities"),
+            "{e}"
+        );
         let xxe = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY leak SYSTEM "file:///etc/passwd">]>
             <rss version="2.0"><channel><title>&leak;</title></channel></rss>"#;
-        assert!(!parse(xxe).unwrap().title.contains("root:"));
+        let e = parse(xxe).unwrap_err();
+        assert_eq!(e.kind(), "unparseable");
+        assert!(!e.to_string().contains("root:"), "{e}");
+        // A DOCTYPE without entity declarations (old RSS 0.91 feeds) is fine.
+        let rss091 = r#"<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+            "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+            <rss version="0.91"><channel><title>Caf&eacute;</title></channel></rss>"#;
+        assert_eq!(parse(rss091).unwrap().title, "Café");
 
         let html =
             parse("<!DOCTYPE html><html><head><meta charset=utf-8></head><body>hi</body></html>")

@@ -5,7 +5,9 @@
 //! bytes and keeps the caching facts (validators, cache hints, permanent moves)
 //! that the runtime stores for polite polling.
 
-use meridian_core::{FeedUrl, PodcastFeed, Transcript, TranscriptFormat, TranscriptLink, TranscriptSource};
+use meridian_core::{
+    FeedUrl, PodcastFeed, Transcript, TranscriptFormat, TranscriptLink, TranscriptSource,
+};
 use meridian_egress::{CacheHints, EgressClient, FetchOutcome, Validators};
 use tokio::io::AsyncReadExt as _;
 
@@ -41,11 +43,22 @@ pub struct FetchedFeed {
 }
 
 /// Reads a local file of at most `cap` bytes.
-async fn read_capped(path: &std::path::Path, source: &str, cap: u64) -> Result<Vec<u8>, IngestError> {
-    let io = |e: std::io::Error| IngestError::Io { doc: DocKind::Feed, subject: source.to_owned(), problem: e.to_string() };
+async fn read_capped(
+    path: &std::path::Path,
+    source: &str,
+    cap: u64,
+) -> Result<Vec<u8>, IngestError> {
+    let io = |e: std::io::Error| IngestError::Io {
+        doc: DocKind::Feed,
+        subject: source.to_owned(),
+        problem: e.to_string(),
+    };
     let file = tokio::fs::File::open(path).await.map_err(io)?;
     let mut buf = Vec::new();
-    file.take(cap.saturating_add(1)).read_to_end(&mut buf).await.map_err(io)?;
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut buf)
+        .await
+        .map_err(io)?;
     if buf.len() as u64 > cap {
         return Err(IngestError::TooLarge {
             doc: DocKind::Feed,
@@ -63,7 +76,11 @@ async fn read_capped(path: &std::path::Path, source: &str, cap: u64) -> Result<V
 /// [`IngestError::Fetch`] for network and policy failures (with a stable kind),
 /// or a parse error naming the feed.
 #[tracing::instrument(skip_all, fields(region = %client.region(), feed.url = %url))]
-pub async fn fetch_feed(client: &EgressClient, url: &FeedUrl, validators: &Validators) -> Result<FeedFetch, IngestError> {
+pub async fn fetch_feed(
+    client: &EgressClient,
+    url: &FeedUrl,
+    validators: &Validators,
+) -> Result<FeedFetch, IngestError> {
     if let Some(path) = url.to_file_path() {
         let bytes = read_capped(&path, url.as_str(), client.options().max_body_bytes).await?;
         let feed = crate::parse_feed(&bytes, url)?;
@@ -76,14 +93,20 @@ pub async fn fetch_feed(client: &EgressClient, url: &FeedUrl, validators: &Valid
             bytes: bytes.len(),
         })));
     }
-    let outcome = client.get(url.as_url(), validators, None).await.map_err(|e| IngestError::fetch(DocKind::Feed, url.as_str(), &e))?;
+    let outcome = client
+        .get(url.as_url(), validators, None)
+        .await
+        .map_err(|e| IngestError::fetch(DocKind::Feed, url.as_str(), &e))?;
     match outcome {
         FetchOutcome::NotModified { cache, .. } => Ok(FeedFetch::NotModified { cache }),
         FetchOutcome::Fetched(f) => {
             // Parse against the URL that answered, so relative links resolve right.
             let base = FeedUrl::parse(f.final_url.as_str()).unwrap_or_else(|_| url.clone());
             let feed = crate::parse_feed(&f.body, &base)?;
-            let moved_to = f.permanent_redirect.as_ref().and_then(|u| FeedUrl::parse(u.as_str()).ok());
+            let moved_to = f
+                .permanent_redirect
+                .as_ref()
+                .and_then(|u| FeedUrl::parse(u.as_str()).ok());
             Ok(FeedFetch::Fetched(Box::new(FetchedFeed {
                 feed,
                 etag: f.etag,
@@ -103,11 +126,20 @@ pub async fn fetch_feed(client: &EgressClient, url: &FeedUrl, validators: &Valid
 /// [`IngestError::Fetch`], [`IngestError::BadUrl`], [`IngestError::WrongDocument`]
 /// for an unknown type, or a parse error naming the transcript URL.
 #[tracing::instrument(skip_all, fields(region = %client.region(), transcript.url = %link.url))]
-pub async fn fetch_transcript(client: &EgressClient, link: &TranscriptLink, episode_language: Option<&str>) -> Result<Transcript, IngestError> {
-    let url = FeedUrl::parse(&link.url).map_err(|e| IngestError::bad_url(DocKind::Transcript, &link.url, e))?;
+pub async fn fetch_transcript(
+    client: &EgressClient,
+    link: &TranscriptLink,
+    episode_language: Option<&str>,
+) -> Result<Transcript, IngestError> {
+    let url = FeedUrl::parse(&link.url)
+        .map_err(|e| IngestError::bad_url(DocKind::Transcript, &link.url, e))?;
     if !url.is_remote() {
         // A feed must not make Meridian read local files.
-        return Err(IngestError::bad_url(DocKind::Transcript, &link.url, "a feed may not link to local files"));
+        return Err(IngestError::bad_url(
+            DocKind::Transcript,
+            &link.url,
+            "a feed may not link to local files",
+        ));
     }
     let outcome = client
         .get(url.as_url(), &Validators::default(), None)
@@ -116,7 +148,12 @@ pub async fn fetch_transcript(client: &EgressClient, link: &TranscriptLink, epis
     let bytes = match outcome {
         FetchOutcome::Fetched(f) => f.body,
         FetchOutcome::NotModified { .. } => {
-            return Err(IngestError::unparseable(DocKind::Transcript, &link.url, None, "304 Not Modified to a request without validators".to_owned()));
+            return Err(IngestError::unparseable(
+                DocKind::Transcript,
+                &link.url,
+                None,
+                "304 Not Modified to a request without validators".to_owned(),
+            ));
         }
     };
     let format = link
@@ -129,12 +166,22 @@ pub async fn fetch_transcript(client: &EgressClient, link: &TranscriptLink, epis
         })
         .or_else(|| crate::sniff_transcript_format(&bytes))
         .ok_or_else(|| {
-            IngestError::wrong(DocKind::Transcript, &link.url, format!("type `{}` is not a transcript format Meridian reads", link.mime_type))
+            IngestError::wrong(
+                DocKind::Transcript,
+                &link.url,
+                format!(
+                    "type `{}` is not a transcript format Meridian reads",
+                    link.mime_type
+                ),
+            )
         })?;
     let segments = crate::parse_transcript(&bytes, format, &link.url)?;
     Ok(Transcript {
         source: TranscriptSource::Feed(format),
-        language: link.language.clone().or_else(|| episode_language.map(str::to_owned)),
+        language: link
+            .language
+            .clone()
+            .or_else(|| episode_language.map(str::to_owned)),
         segments,
     })
 }

@@ -282,9 +282,47 @@ impl TextSink {
 
     /// Adds decoded text.
     pub(crate) fn push_text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.push_char(c);
+        // Runs of visible ASCII (no whitespace, nothing to drop) go in one
+        // `push_str`, exactly as `push_char` would add them one by one; this
+        // halves the cost of show notes, most of which is such runs (issue 3,
+        // parse benchmark in docs/benchmarks.md).
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_graphic() {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !b.is_ascii_graphic())
+                    .map_or(bytes.len(), |n| i + n);
+                self.push_run(&text[i..end]);
+                i = end;
+            } else {
+                let Some(c) = text[i..].chars().next() else {
+                    break;
+                };
+                self.push_char(c);
+                i += c.len_utf8();
+            }
         }
+    }
+
+    /// Adds a non-empty run of visible ASCII.
+    fn push_run(&mut self, run: &str) {
+        self.separate();
+        self.out.push_str(run);
+    }
+
+    /// The space or line break owed before the next visible character.
+    fn separate(&mut self) {
+        if !self.out.is_empty() {
+            if self.pending_break {
+                self.out.push('\n');
+            } else if self.pending_space {
+                self.out.push(' ');
+            }
+        }
+        self.pending_space = false;
+        self.pending_break = false;
     }
 
     /// Adds text that may hold character references.
@@ -323,15 +361,7 @@ impl TextSink {
             // Zero-width space, stray BOM and soft hyphen carry no text.
             return;
         }
-        if !self.out.is_empty() {
-            if self.pending_break {
-                self.out.push('\n');
-            } else if self.pending_space {
-                self.out.push(' ');
-            }
-        }
-        self.pending_space = false;
-        self.pending_break = false;
+        self.separate();
         self.out.push(c);
     }
 
@@ -353,6 +383,11 @@ impl TextSink {
 enum Decoded {
     Char(char),
     Str(&'static str),
+}
+
+/// Whether `s` starts with a character reference that [`decode_entities`] decodes.
+pub(crate) fn starts_entity(s: &str) -> bool {
+    s.starts_with('&') && decode_entity(s).is_some()
 }
 
 /// Decodes one character reference at the start of `s` (which starts with

@@ -6,7 +6,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{DocKind, IngestError};
-use crate::html::decode_entities;
+use crate::html::{decode_entities, starts_entity};
 use crate::text::{decode_xml, excerpt, line_at, looks_binary};
 
 /// The largest OPML file accepted.
@@ -117,7 +117,7 @@ fn outline(e: &BytesStart<'_>) -> Option<OpmlOutline> {
             let v = a
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_or_else(|_| a.value.to_string(), |v| v.into_owned());
-            Some(v.trim().to_owned()).filter(|v| !v.is_empty())
+            non_empty(&without_controls(&v))
         };
         if key.eq_ignore_ascii_case(b"xmlUrl") {
             xml_url = value();
@@ -130,7 +130,9 @@ fn outline(e: &BytesStart<'_>) -> Option<OpmlOutline> {
         }
     }
     // Titles are plain text; some exporters escape entities twice (`&amp;amp;`).
-    let title = title.or(text).map(|t| decode_entities(&t).into_owned());
+    let title = title
+        .or(text)
+        .and_then(|t| non_empty(&without_controls(&decode_entities(&t))));
     Some(OpmlOutline {
         title,
         xml_url: xml_url?,
@@ -151,10 +153,11 @@ pub fn write_opml(title: &str, outlines: &[OpmlOutline]) -> String {
     for o in outlines {
         out.push_str("    <outline type=\"rss\"");
         if let Some(t) = &o.title {
+            let t = escape(&escape_entity_text(t));
             out.push_str(" text=\"");
-            out.push_str(&escape(t));
+            out.push_str(&t);
             out.push_str("\" title=\"");
-            out.push_str(&escape(t));
+            out.push_str(&t);
             out.push('"');
         }
         out.push_str(" xmlUrl=\"");
@@ -169,6 +172,48 @@ pub fn write_opml(title: &str, outlines: &[OpmlOutline]) -> String {
     }
     out.push_str("  </body>\n</opml>\n");
     out
+}
+
+/// What `write_opml` can write and `parse_opml` read back unchanged: tabs and
+/// carriage returns become spaces, line feeds stay, other control characters
+/// (which XML 1.0 cannot carry, and `escape` drops) are removed.
+///
+/// Found by the `opml` fuzz target (docs/fuzzing.md): NUL bytes after the
+/// first kilobyte (which `looks_binary` checks) reached an `htmlUrl`, which
+/// `write_opml` then wrote without them, so an export did not read back as
+/// the list it came from.
+fn without_controls(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\t' | '\r' => Some(' '),
+            '\n' => Some('\n'),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Titles are read with HTML entities decoded once more (for exporters that
+/// escape twice), so text that still looks like an entity after decoding
+/// (`&lt;` as words) is written with its `&` escaped once more: an export
+/// then reads back to the same title. Ordinary `&`s (`Q&A`) are untouched.
+fn escape_entity_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('&') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.char_indices() {
+        if c == '&' && starts_entity(&s[i..]) {
+            out.push_str("&amp;");
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Escapes text for an XML attribute or element.
@@ -278,5 +323,35 @@ mod tests {
         let doc = write_opml("My <subs>", &list);
         assert!(doc.contains("<title>My &lt;subs&gt;</title>"));
         assert_eq!(parse_opml(doc.as_bytes(), "out.opml").unwrap(), list);
+    }
+
+    /// Found by the `opml` fuzz target: what `parse_opml` reads, written back
+    /// with `write_opml`, must read back the same.
+    #[test]
+    fn regression_fuzz_opml_parsed_lists_round_trip() {
+        let padding = format!("<!-- {} -->", "x".repeat(1100));
+        let doc = format!(
+            "<?xml version=\"1.0\"?>{padding}<opml version=\"2.0\"><body>\
+             <outline type=\"rss\" text=\"Nul\0s\" xmlUrl=\"https://a.example/f\0eed\" htmlUrl=\"https://a.example/\0\0x\"/>\
+             <outline type=\"rss\" title=\"Words &amp;amp;lt;b&amp;amp;gt; &amp;#1;&#9;tab\" xmlUrl=\"https://b.example/rss\"/>\
+             <outline type=\"rss\" title=\"Q&amp;A &amp; more\" xmlUrl=\"https://c.example/rss&#10;\"/>\
+             </body></opml>"
+        );
+        let list = parse_opml(doc.as_bytes(), "fuzz.opml").unwrap();
+        assert_eq!(list[0].title.as_deref(), Some("Nuls"));
+        assert_eq!(list[0].xml_url, "https://a.example/feed");
+        assert_eq!(list[0].html_url.as_deref(), Some("https://a.example/x"));
+        assert_eq!(list[1].title.as_deref(), Some("Words &lt;b&gt;  tab"));
+        assert_eq!(list[2].title.as_deref(), Some("Q&A & more"));
+        let written = write_opml("subs", &list);
+        assert!(
+            written.contains("text=\"Q&amp;A &amp; more\""),
+            "plain `&`s are escaped once: {written}"
+        );
+        assert_eq!(
+            parse_opml(written.as_bytes(), "out.opml").unwrap(),
+            list,
+            "{written}"
+        );
     }
 }

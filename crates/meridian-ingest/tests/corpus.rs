@@ -783,17 +783,17 @@ fn hostile_and_broken_feeds_are_refused_clearly() {
         );
     }
 
-    let bomb = feed("malformed/entity-bomb.xml");
-    assert!(
-        bomb.title.len() < 16,
-        "entities are not expanded: {} bytes",
-        bomb.title.len()
-    );
-    let xxe = feed("malformed/xxe-external-entity.xml");
-    assert!(
-        !xxe.title.contains("root:"),
-        "external entities are never read"
-    );
+    // Entity declarations are refused outright: never expanded, never read,
+    // and never stored as a title.
+    for rel in [
+        "malformed/entity-bomb.xml",
+        "malformed/xxe-external-entity.xml",
+    ] {
+        let e = feed_err(rel);
+        assert_eq!(e.kind(), "unparseable", "{rel}: {e}");
+        assert!(e.to_string().contains("declares entities"), "{rel}: {e}");
+        assert!(!e.to_string().contains("root:"), "{rel}: {e}");
+    }
 }
 
 #[test]

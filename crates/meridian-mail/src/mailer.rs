@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
-use meridian_core::ContentHash;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use meridian_core::ContentHash;
 use url::{Host, Url};
 
 use crate::{MailError, OutgoingEmail, SmtpFailure, build_message};
@@ -175,7 +175,9 @@ impl Mailer {
                     domain: domain.to_owned(),
                     reason: e.to_string(),
                 };
-                tokio::fs::write(&tmp, message.formatted()).await.map_err(write_err)?;
+                tokio::fs::write(&tmp, message.formatted())
+                    .await
+                    .map_err(write_err)?;
                 tokio::fs::rename(&tmp, &file).await.map_err(write_err)?;
                 tracing::debug!(file = %file.display(), "Email written to the outbox.");
                 Ok(SendReceipt {

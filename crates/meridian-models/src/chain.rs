@@ -2,29 +2,53 @@
 //!
 //! A chain is built from the region's own model list and nothing else, so a
 //! fallback can never reach another region's model (DESIGN.md, invariant 4).
-//! Models are tried in order; one that cannot be used (no key) is skipped, one
-//! that fails is recorded and the next is tried. A model that failed in a way
-//! that will not heal within the run (unreachable, auth) is marked down for
-//! the rest of the run, so that a dead endpoint costs one connection attempt,
-//! not one per episode.
+//! Models are tried in order. One is skipped when it cannot be used (no key),
+//! when its circuit breaker is open, or when the call would pass the region's
+//! daily token budget; one that fails is recorded and the next is tried. Each
+//! model's retries, breaker and concurrency limit live in its
+//! [`ModelGuard`](crate::ModelGuard) (see [`crate::resilience`]): a dead
+//! endpoint opens its breaker, so it costs one connection attempt per
+//! cool-down, not one per episode.
+//!
+//! Every model call is a tracing span carrying the OpenTelemetry GenAI
+//! attributes (`gen_ai.operation.name`, `gen_ai.provider.name`,
+//! `gen_ai.request.model`, `gen_ai.usage.input_tokens`,
+//! `gen_ai.usage.output_tokens`) and the region.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
 
 use meridian_config::{ModelConfig, ProviderKind};
 use meridian_core::{Insight, Jurisdiction, RegionId, Transcript};
+use tracing::Instrument as _;
 
 use crate::builtin::{self, BuiltinOptions};
-use crate::prompt::{ExtractRequest, ProviderOutput};
+use crate::prompt::{ExtractRequest, ProviderOutput, estimate_request_tokens};
+use crate::resilience::{ModelGuard, Resilience, TokenBudget, Usage};
 use crate::{ModelError, ModelProvider, ProviderError};
+
+/// [`AttemptOutcome::Skipped`] kind: the model cannot be used (no key, not a
+/// provider this role can use).
+pub const SKIP_UNAVAILABLE: &str = "unavailable";
+/// [`AttemptOutcome::Skipped`] kind: the model's circuit breaker is open.
+pub const SKIP_CIRCUIT_OPEN: &str = "circuit_open";
+/// [`AttemptOutcome::Skipped`] kind: the call would pass the region's daily
+/// token budget.
+pub const SKIP_BUDGET_EXHAUSTED: &str = "budget_exhausted";
 
 /// What happened to one model of the chain for one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
-    /// It produced the insights.
+    /// It produced the result.
     Ok,
-    /// It was not called: the reason (no key, marked down earlier in the run).
-    Skipped(String),
+    /// It was not called.
+    Skipped {
+        /// Stable kind: [`SKIP_UNAVAILABLE`], [`SKIP_CIRCUIT_OPEN`] or
+        /// [`SKIP_BUDGET_EXHAUSTED`].
+        kind: &'static str,
+        /// Why, in words.
+        reason: String,
+    },
     /// It was called and failed: the stable kind and the message.
     Failed {
         /// Stable failure kind (`unreachable`, `timeout`, `bad_output`…).
@@ -34,7 +58,7 @@ pub enum AttemptOutcome {
     },
 }
 
-/// One model's part in one extraction, for accounting and the audit log.
+/// One model's part in one request, for accounting and the audit log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
     /// Model entry name.
@@ -45,12 +69,27 @@ pub struct Attempt {
     pub hosted_in: Jurisdiction,
     /// What happened.
     pub outcome: AttemptOutcome,
-    /// Prompt tokens (0 for builtin and skipped).
+    /// Prompt tokens the server reported, failed calls included (0 for
+    /// builtin and skipped).
     pub input_tokens: u64,
     /// Completion tokens.
     pub output_tokens: u64,
     /// Wall time.
     pub latency_ms: u64,
+}
+
+impl Attempt {
+    pub(crate) fn new(config: &ModelConfig) -> Self {
+        Self {
+            model: config.name.clone(),
+            provider: config.provider.as_str(),
+            hosted_in: config.hosted_in,
+            outcome: AttemptOutcome::Ok,
+            input_tokens: 0,
+            output_tokens: 0,
+            latency_ms: 0,
+        }
+    }
 }
 
 /// The insights of one transcript and how they were obtained.
@@ -64,24 +103,173 @@ pub struct Extraction {
     pub attempts: Vec<Attempt>,
 }
 
-struct ChainModel {
-    config: ModelConfig,
-    provider: Result<ModelProvider, String>,
-    /// Set when the model failed in a way that will not heal within the run.
-    down: Mutex<Option<String>>,
+/// One model of a chain.
+pub(crate) struct ChainModel {
+    pub(crate) config: ModelConfig,
+    /// The provider, or why the model cannot be used at all.
+    pub(crate) provider: Result<ModelProvider, String>,
+    /// Retries, breaker and concurrency limit of this model.
+    pub(crate) guard: ModelGuard,
+}
+
+impl ChainModel {
+    /// Why the model would be skipped now, if it would.
+    pub(crate) fn unavailable(&self) -> Option<String> {
+        match &self.provider {
+            Err(reason) => Some(reason.clone()),
+            Ok(_) => self.guard.open_reason(),
+        }
+    }
+
+    /// Whether it can be used at all (it may still be skipped for a while).
+    pub(crate) fn usable(&self) -> bool {
+        self.provider.is_ok()
+    }
+
+    /// Reserves `estimate` tokens of the budget (`None`: a call that costs
+    /// none, such as builtin) and asks the breaker; on refusal, why (as an
+    /// attempt outcome). A reservation is released when the breaker refuses.
+    pub(crate) fn admit(
+        &self,
+        budget: &TokenBudget,
+        estimate: Option<u64>,
+    ) -> Result<(), AttemptOutcome> {
+        if let Some(estimate) = estimate {
+            budget
+                .reserve(estimate)
+                .map_err(|reason| AttemptOutcome::Skipped {
+                    kind: SKIP_BUDGET_EXHAUSTED,
+                    reason,
+                })?;
+        }
+        self.guard.admit().map(|_| ()).map_err(|reason| {
+            if let Some(estimate) = estimate {
+                budget.settle(estimate, 0);
+            }
+            AttemptOutcome::Skipped {
+                kind: SKIP_CIRCUIT_OPEN,
+                reason,
+            }
+        })
+    }
+
+    /// The span of one call of this model for `region`, GenAI attributes set
+    /// and token counts to be recorded.
+    pub(crate) fn span(&self, region: &RegionId, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "gen_ai.call",
+            otel.name = %format!("{operation} {}", self.config.model),
+            otel.kind = "client",
+            gen_ai.operation.name = operation,
+            gen_ai.provider.name = self.config.provider.as_str(),
+            gen_ai.request.model = %self.config.model,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            region = %region,
+            meridian.model = %self.config.name,
+            meridian.hosted_in = %self.config.hosted_in,
+        )
+    }
+}
+
+/// Builds the models of a chain: each with its guard, and its provider or
+/// why it cannot be used.
+pub(crate) fn build_models(
+    configs: &[ModelConfig],
+    mut build: impl FnMut(&ModelConfig) -> Result<ModelProvider, ProviderError>,
+    unsupported: impl Fn(&ModelConfig) -> Option<String>,
+) -> Vec<ChainModel> {
+    configs
+        .iter()
+        .map(|config| {
+            let provider = match config.unavailable.clone().or_else(|| unsupported(config)) {
+                Some(reason) => Err(reason),
+                None => match config.provider {
+                    ProviderKind::Builtin => Ok(ModelProvider::Builtin(BuiltinOptions {
+                        model: config.name.clone(),
+                        ..BuiltinOptions::default()
+                    })),
+                    ProviderKind::OpenAi | ProviderKind::Ollama => {
+                        build(config).map_err(|e| e.to_string())
+                    }
+                },
+            };
+            ChainModel {
+                config: config.clone(),
+                provider,
+                guard: ModelGuard::new(Resilience::for_model(config)),
+            }
+        })
+        .collect()
+}
+
+/// The error of a chain whose every model failed or was skipped.
+pub(crate) fn exhausted(
+    region: &RegionId,
+    role: &'static str,
+    attempts: Vec<Attempt>,
+) -> ModelError {
+    ModelError::StackExhausted {
+        region: region.clone(),
+        role,
+        failures: attempts
+            .iter()
+            .map(|a| {
+                let why = match &a.outcome {
+                    AttemptOutcome::Ok => "ok".to_owned(),
+                    AttemptOutcome::Skipped { reason, .. } => format!("skipped: {reason}"),
+                    AttemptOutcome::Failed { message, .. } => message.clone(),
+                };
+                (a.model.clone(), why)
+            })
+            .collect(),
+        attempts,
+    }
+}
+
+/// Elapsed milliseconds since `started`.
+pub(crate) fn millis_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Records a finished call on its span: tokens, and the error kind when it failed.
+pub(crate) fn record_on_span(
+    span: &tracing::Span,
+    input: u64,
+    output: u64,
+    error: Option<&ProviderError>,
+) {
+    // As i64: tracing-opentelemetry exports u64 fields as strings.
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    span.record("gen_ai.usage.input_tokens", int(input));
+    span.record("gen_ai.usage.output_tokens", int(output));
+    if let Some(e) = error {
+        span.record("error.type", e.kind());
+    }
 }
 
 /// The `insight` role of one region: its models in order.
 pub struct InsightChain {
     region: RegionId,
     models: Vec<ChainModel>,
+    /// The region's daily token budget, shared with its other chains.
+    budget: Arc<TokenBudget>,
 }
 
 impl std::fmt::Debug for InsightChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InsightChain")
             .field("region", &self.region)
-            .field("models", &self.models.iter().map(|m| m.config.name.as_str()).collect::<Vec<_>>())
+            .field(
+                "models",
+                &self
+                    .models
+                    .iter()
+                    .map(|m| m.config.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -97,47 +285,64 @@ pub struct ModelStatus {
     pub unavailable: Option<String>,
 }
 
+pub(crate) fn status_of(models: &[ChainModel]) -> Vec<ModelStatus> {
+    models
+        .iter()
+        .map(|m| ModelStatus {
+            name: m.config.name.clone(),
+            provider: m.config.provider.as_str(),
+            unavailable: m.unavailable(),
+        })
+        .collect()
+}
+
 impl InsightChain {
     /// Builds the chain from the region's own `insight` list. `build` makes the
-    /// provider of a remote model (the runtime passes the region's egress clients).
+    /// provider of a remote model (the runtime passes the region's egress
+    /// clients). Each model gets its own retries, breaker and concurrency
+    /// limit from its entry; the token budget is unlimited until
+    /// [`Self::with_budget`].
     pub fn new(
         region: RegionId,
         configs: &[ModelConfig],
-        mut build: impl FnMut(&ModelConfig) -> Result<ModelProvider, ProviderError>,
+        build: impl FnMut(&ModelConfig) -> Result<ModelProvider, ProviderError>,
     ) -> Self {
-        let models = configs
-            .iter()
-            .map(|config| {
-                let provider = match &config.unavailable {
-                    Some(reason) => Err(reason.clone()),
-                    None => match config.provider {
-                        ProviderKind::Builtin => Ok(ModelProvider::Builtin(BuiltinOptions {
-                            model: config.name.clone(),
-                            ..BuiltinOptions::default()
-                        })),
-                        ProviderKind::OpenAi | ProviderKind::Ollama => build(config).map_err(|e| e.to_string()),
-                    },
-                };
-                ChainModel { config: config.clone(), provider, down: Mutex::new(None) }
-            })
-            .collect();
-        Self { region, models }
+        Self {
+            region,
+            models: build_models(configs, build, |_| None),
+            budget: Arc::new(TokenBudget::unlimited()),
+        }
+    }
+
+    /// Uses the region's shared daily token budget.
+    #[must_use]
+    pub fn with_budget(mut self, budget: Arc<TokenBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The region's token budget this chain spends from.
+    #[must_use]
+    pub fn budget(&self) -> &Arc<TokenBudget> {
+        &self.budget
+    }
+
+    /// Replaces the retry, breaker and concurrency settings of the model
+    /// named `name` (tests and tuning); returns whether there was one.
+    pub fn set_resilience(&mut self, name: &str, options: Resilience) -> bool {
+        match self.models.iter_mut().find(|m| m.config.name == name) {
+            Some(m) => {
+                m.guard = ModelGuard::new(options);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The models in order, with why each would be skipped.
     #[must_use]
     pub fn status(&self) -> Vec<ModelStatus> {
-        self.models
-            .iter()
-            .map(|m| ModelStatus {
-                name: m.config.name.clone(),
-                provider: m.config.provider.as_str(),
-                unavailable: match &m.provider {
-                    Err(reason) => Some(reason.clone()),
-                    Ok(_) => m.down.lock().ok().and_then(|d| d.clone()),
-                },
-            })
-            .collect()
+        status_of(&self.models)
     }
 
     /// Extracts insights with the first model of the list that succeeds.
@@ -145,80 +350,116 @@ impl InsightChain {
     /// # Errors
     /// [`ModelError::StackExhausted`] listing every model's error in order, when
     /// none succeeded (only possible for a list without `builtin`).
-    pub async fn extract(&self, transcript: &Transcript, podcast: &str, episode: &str, max_insights: usize) -> Result<Extraction, ModelError> {
+    pub async fn extract(
+        &self,
+        transcript: &Transcript,
+        podcast: &str,
+        episode: &str,
+        max_insights: usize,
+    ) -> Result<Extraction, ModelError> {
+        let req = ExtractRequest {
+            transcript,
+            podcast,
+            episode,
+            max_insights,
+        };
         let mut attempts = Vec::new();
         for m in &self.models {
-            let mut attempt = Attempt {
-                model: m.config.name.clone(),
-                provider: m.config.provider.as_str(),
-                hosted_in: m.config.hosted_in,
-                outcome: AttemptOutcome::Ok,
-                input_tokens: 0,
-                output_tokens: 0,
-                latency_ms: 0,
-            };
+            let mut attempt = Attempt::new(&m.config);
             let provider = match &m.provider {
                 Err(reason) => {
-                    attempt.outcome = AttemptOutcome::Skipped(reason.clone());
+                    attempt.outcome = AttemptOutcome::Skipped {
+                        kind: SKIP_UNAVAILABLE,
+                        reason: reason.clone(),
+                    };
                     attempts.push(attempt);
                     continue;
                 }
                 Ok(p) => p,
             };
-            if let Some(reason) = m.down.lock().ok().and_then(|d| d.clone()) {
-                attempt.outcome = AttemptOutcome::Skipped(reason);
+            // Builtin costs no tokens; a remote call reserves its prompt's estimate.
+            let estimate = match provider {
+                ModelProvider::Builtin(_) => None,
+                ModelProvider::OpenAi(_) | ModelProvider::Ollama(_) => {
+                    Some(estimate_request_tokens(&req))
+                }
+            };
+            if let Err(skipped) = m.admit(&self.budget, estimate) {
+                if let AttemptOutcome::Skipped { reason, .. } = &skipped {
+                    tracing::info!(region = %self.region, model = %m.config.name, %reason, "Model skipped; trying the next model of the region");
+                }
+                attempt.outcome = skipped;
                 attempts.push(attempt);
                 continue;
             }
+            let operation = match provider {
+                ModelProvider::Builtin(_) => "extract",
+                ModelProvider::OpenAi(_) | ModelProvider::Ollama(_) => "chat",
+            };
+            let span = m.span(&self.region, operation);
+            let usage = Usage::default();
             let started = Instant::now();
-            let req = ExtractRequest { transcript, podcast, episode, max_insights };
-            let result = provider.extract(&req).await;
-            attempt.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let result = provider
+                .extract(&req, &m.guard, &usage)
+                .instrument(span.clone())
+                .await;
+            attempt.latency_ms = millis_since(started);
+            let (input, output) = usage.totals();
+            if let Some(estimate) = estimate {
+                self.budget.settle(estimate, input + output);
+            }
+            attempt.input_tokens = input;
+            attempt.output_tokens = output;
+            record_on_span(&span, input, output, result.as_ref().err());
             match result {
-                Ok(ProviderOutput { insights, input_tokens, output_tokens, .. }) => {
-                    attempt.input_tokens = input_tokens;
-                    attempt.output_tokens = output_tokens;
+                Ok(ProviderOutput { insights, .. }) => {
+                    m.guard.record_success();
                     attempts.push(attempt);
-                    return Ok(Extraction { model: m.config.name.clone(), insights, attempts });
+                    return Ok(Extraction {
+                        model: m.config.name.clone(),
+                        insights,
+                        attempts,
+                    });
                 }
                 Err(e) => {
-                    tracing::warn!(region = %self.region, model = %m.config.name, error = %e, "Model failed; trying the next model of the region");
-                    if e.marks_down() && let Ok(mut down) = m.down.lock() {
-                        *down = Some(format!("down since an earlier failure in this run: {e}"));
-                    }
-                    attempt.outcome = AttemptOutcome::Failed { kind: e.kind().to_owned(), message: e.to_string() };
+                    let opened = m.guard.record_failure(&e);
+                    tracing::warn!(region = %self.region, model = %m.config.name, error = %e, circuit_open = opened, "Model failed; trying the next model of the region");
+                    attempt.outcome = AttemptOutcome::Failed {
+                        kind: e.kind().to_owned(),
+                        message: e.to_string(),
+                    };
                     attempts.push(attempt);
                 }
             }
         }
-        Err(ModelError::StackExhausted {
-            region: self.region.clone(),
-            role: "insight",
-            failures: attempts
-                .iter()
-                .map(|a| {
-                    let why = match &a.outcome {
-                        AttemptOutcome::Ok => "ok".to_owned(),
-                        AttemptOutcome::Skipped(r) => format!("skipped: {r}"),
-                        AttemptOutcome::Failed { message, .. } => message.clone(),
-                    };
-                    (a.model.clone(), why)
-                })
-                .collect(),
-        })
+        Err(exhausted(&self.region, "insight", attempts))
     }
 }
 
 impl ModelProvider {
-    async fn extract(&self, req: &ExtractRequest<'_>) -> Result<ProviderOutput, ProviderError> {
+    async fn extract(
+        &self,
+        req: &ExtractRequest<'_>,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> Result<ProviderOutput, ProviderError> {
         match self {
             Self::Builtin(options) => {
-                let options = BuiltinOptions { max_insights: req.max_insights, ..options.clone() };
+                let options = BuiltinOptions {
+                    max_insights: req.max_insights,
+                    ..options.clone()
+                };
                 let insights = builtin::extract(req.transcript, &options);
-                Ok(ProviderOutput { insights, input_tokens: 0, output_tokens: 0, dropped_ungrounded: 0, repaired: false })
+                Ok(ProviderOutput {
+                    insights,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    dropped_ungrounded: 0,
+                    repaired: false,
+                })
             }
-            Self::OpenAi(p) => p.extract(req).await,
-            Self::Ollama(p) => p.extract(req).await,
+            Self::OpenAi(p) => p.extract_guarded(req, guard, usage).await,
+            Self::Ollama(p) => p.extract_guarded(req, guard, usage).await,
         }
     }
 }

@@ -227,7 +227,11 @@ impl ProviderError {
     #[must_use]
     pub fn marks_down(&self) -> bool {
         match self {
-            Self::Unreachable { .. } | Self::Auth { .. } | Self::NotFound { .. } | Self::DigestMismatch { .. } | Self::Config { .. } => true,
+            Self::Unreachable { .. }
+            | Self::Auth { .. }
+            | Self::NotFound { .. }
+            | Self::DigestMismatch { .. }
+            | Self::Config { .. } => true,
             Self::Timeout { .. }
             | Self::RateLimited { .. }
             | Self::ServerError { .. }

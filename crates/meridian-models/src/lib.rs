@@ -7,7 +7,12 @@
 //!   and `ollama-rs` clients, with JSON-schema output, one repair attempt and a
 //!   grounding gate ([`prompt`]).
 //! - [`InsightChain`]: ordered fallback within one region, with per-attempt
-//!   accounting ([`Attempt`]).
+//!   accounting ([`Attempt`]); transcripts longer than one prompt are chunked
+//!   ([`prompt::build_chunk_messages`]) and the chunks' insights merged.
+//! - [`resilience`]: retries with back-off and jitter, a circuit breaker and a
+//!   concurrency limit per model, and the region's daily [`TokenBudget`].
+//! - [`transcribe`](mod@transcribe): speech-to-text of an episode's audio through the region's
+//!   `transcribe` role ([`TranscribeChain`]).
 
 pub mod builtin;
 mod chain;
@@ -15,12 +20,19 @@ mod error;
 pub mod ollama;
 pub mod openai;
 pub mod prompt;
+pub mod resilience;
+pub mod transcribe;
 
-pub use chain::{Attempt, AttemptOutcome, Extraction, InsightChain, ModelStatus};
+pub use chain::{
+    Attempt, AttemptOutcome, Extraction, InsightChain, ModelStatus, SKIP_BUDGET_EXHAUSTED,
+    SKIP_CIRCUIT_OPEN, SKIP_UNAVAILABLE,
+};
 pub use error::ProviderError;
 pub use ollama::OllamaProvider;
 pub use openai::OpenAiProvider;
 pub use prompt::{ExtractRequest, ProviderOutput};
+pub use resilience::{ModelGuard, Resilience, TokenBudget};
+pub use transcribe::{TranscribeChain, Transcription, transcribe};
 
 use meridian_core::RegionId;
 
@@ -35,7 +47,7 @@ pub enum ModelProvider {
     Builtin(builtin::BuiltinOptions),
 }
 
-/// Every model of a role failed or was skipped.
+/// A role of the region's model stack could not do the work.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// No model of the region's list produced a result.
@@ -47,5 +59,37 @@ pub enum ModelError {
         role: &'static str,
         /// Each model's error, in list order.
         failures: Vec<(String, String)>,
+        /// Each model's attempt, for accounting (tokens of failed calls count too).
+        attempts: Vec<Attempt>,
     },
+    /// The role has no model that can be used at all (none configured, or
+    /// none this role's API can serve, or every key missing).
+    #[error("region `{region}`: no usable `{role}` model")]
+    NoUsableModel {
+        /// The region.
+        region: RegionId,
+        /// The role.
+        role: &'static str,
+    },
+    /// The episode's audio could not be fetched for speech-to-text.
+    #[error("region `{region}`: audio `{url}` unavailable for speech-to-text: {reason}")]
+    AudioUnavailable {
+        /// The region.
+        region: RegionId,
+        /// The enclosure URL.
+        url: String,
+        /// Why (too large, refused by egress, HTTP error…).
+        reason: String,
+    },
+}
+
+impl ModelError {
+    /// The models tried before the error, in order (empty when none was).
+    #[must_use]
+    pub fn attempts(&self) -> &[Attempt] {
+        match self {
+            Self::StackExhausted { attempts, .. } => attempts,
+            Self::NoUsableModel { .. } | Self::AudioUnavailable { .. } => &[],
+        }
+    }
 }

@@ -37,6 +37,7 @@ use crate::prompt::{
     CONTEXT_TOKENS, ExtractRequest, MAX_OUTPUT_TOKENS, ProviderOutput, Reply, Role,
     extract_with_repair, insight_schema,
 };
+use crate::resilience::{ModelGuard, Resilience, Usage};
 
 /// A model served by Ollama.
 pub struct OllamaProvider {
@@ -137,30 +138,36 @@ impl OllamaProvider {
 
     /// Asks the model for insights about one episode.
     ///
+    /// Called directly, nothing is retried; within an [`crate::InsightChain`]
+    /// the model's retries, breaker and concurrency limit apply, and the
+    /// chain opens the call's tracing span.
+    ///
     /// # Errors
     /// Transport and server failures as [`ProviderError`] variants;
     /// [`ProviderError::BadOutput`] when neither the reply nor the one repair
     /// reply validates.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            gen_ai.operation.name = "chat",
-            gen_ai.provider.name = Self::PROVIDER_TYPE,
-            gen_ai.request.model = %self.model,
-            model = %self.name,
-            gen_ai.usage.input_tokens = tracing::field::Empty,
-            gen_ai.usage.output_tokens = tracing::field::Empty,
-        )
-    )]
     pub async fn extract(&self, req: &ExtractRequest<'_>) -> Result<ProviderOutput, ProviderError> {
-        let output = extract_with_repair(req, &self.name, &self.host, |conversation| {
+        self.extract_guarded(req, &ModelGuard::new(Resilience::none()), &Usage::default())
+            .await
+    }
+
+    /// [`Self::extract`] through `guard`, adding tokens to `usage` as replies arrive.
+    pub(crate) async fn extract_guarded(
+        &self,
+        req: &ExtractRequest<'_>,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> Result<ProviderOutput, ProviderError> {
+        extract_with_repair(req, &self.name, &self.host, guard, usage, |conversation| {
             self.complete(conversation)
         })
-        .await?;
-        let span = tracing::Span::current();
-        span.record("gen_ai.usage.input_tokens", output.input_tokens);
-        span.record("gen_ai.usage.output_tokens", output.output_tokens);
-        Ok(output)
+        .await
+    }
+
+    /// The model as the server names it.
+    #[must_use]
+    pub fn model(&self) -> &str {
+        &self.model
     }
 
     /// Checks that the server's copy of the model is the one the region file

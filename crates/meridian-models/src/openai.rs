@@ -21,6 +21,10 @@ use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
+use async_openai::types::InputSource;
+use async_openai::types::audio::{
+    AudioInput, AudioResponseFormat, CreateTranscriptionRequest, TimestampGranularity,
+};
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
@@ -34,6 +38,7 @@ use crate::prompt::{
     ExtractRequest, MAX_OUTPUT_TOKENS, ProviderOutput, Reply, Role, SCHEMA_NAME,
     extract_with_repair, insight_schema,
 };
+use crate::resilience::{ModelGuard, Resilience, Usage};
 
 /// A model behind an OpenAI-compatible API.
 pub struct OpenAiProvider {
@@ -128,30 +133,81 @@ impl OpenAiProvider {
 
     /// Asks the model for insights about one episode.
     ///
+    /// Called directly, nothing is retried; within an [`crate::InsightChain`]
+    /// the model's retries, breaker and concurrency limit apply, and the
+    /// chain opens the call's tracing span.
+    ///
     /// # Errors
     /// Transport, HTTP and output failures as [`ProviderError`] variants;
     /// [`ProviderError::BadOutput`] when neither the reply nor the one repair
     /// reply validates.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            gen_ai.operation.name = "chat",
-            gen_ai.provider.name = Self::PROVIDER_TYPE,
-            gen_ai.request.model = %self.model,
-            model = %self.name,
-            gen_ai.usage.input_tokens = tracing::field::Empty,
-            gen_ai.usage.output_tokens = tracing::field::Empty,
-        )
-    )]
     pub async fn extract(&self, req: &ExtractRequest<'_>) -> Result<ProviderOutput, ProviderError> {
-        let output = extract_with_repair(req, &self.name, &self.host, |conversation| {
+        self.extract_guarded(req, &ModelGuard::new(Resilience::none()), &Usage::default())
+            .await
+    }
+
+    /// [`Self::extract`] through `guard`, adding tokens to `usage` as replies arrive.
+    pub(crate) async fn extract_guarded(
+        &self,
+        req: &ExtractRequest<'_>,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> Result<ProviderOutput, ProviderError> {
+        extract_with_repair(req, &self.name, &self.host, guard, usage, |conversation| {
             self.complete(conversation)
         })
-        .await?;
-        let span = tracing::Span::current();
-        span.record("gen_ai.usage.input_tokens", output.input_tokens);
-        span.record("gen_ai.usage.output_tokens", output.output_tokens);
-        Ok(output)
+        .await
+    }
+
+    /// The model as the server names it.
+    #[must_use]
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// `host[:port]` of the endpoint.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Sends audio to `POST {endpoint}/audio/transcriptions` with
+    /// `response_format=verbose_json` and segment timestamps, and reads the
+    /// timed segments. One request, no retry (the chain retries).
+    ///
+    /// # Errors
+    /// Transport and HTTP failures as for [`Self::extract`];
+    /// [`ProviderError::BadResponse`] when the reply is not a transcription.
+    pub(crate) async fn transcribe_audio(
+        &self,
+        audio: bytes::Bytes,
+        filename: &str,
+        language: Option<&str>,
+    ) -> Result<WireTranscription, ProviderError> {
+        let request = CreateTranscriptionRequest {
+            file: AudioInput {
+                source: InputSource::Bytes {
+                    filename: filename.to_owned(),
+                    bytes: audio,
+                },
+            },
+            model: self.model.clone(),
+            language: language.map(str::to_owned),
+            response_format: Some(AudioResponseFormat::VerboseJson),
+            temperature: Some(0.0),
+            timestamp_granularities: Some(vec![TimestampGranularity::Segment]),
+            ..Default::default()
+        };
+        let audio_api = self.client.audio();
+        let transcriptions = audio_api.transcription();
+        let call = transcriptions.create_verbose_json_byot::<_, WireTranscription>(request);
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| ProviderError::Timeout {
+                model: self.name.clone(),
+                host: self.host.clone(),
+                after: Some(self.timeout),
+            })?
+            .map_err(|e| self.map_error(e))
     }
 
     /// One chat completion.
@@ -387,6 +443,50 @@ struct WireUsage {
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
+}
+
+/// `POST /audio/transcriptions` with `response_format=verbose_json`: the
+/// parts we read. Lenient on purpose: compatible servers (faster-whisper,
+/// whisper.cpp, vLLM) leave out fields OpenAI sends.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireTranscription {
+    /// The whole text.
+    #[serde(default)]
+    pub text: String,
+    /// The spoken language, as the server names it (`english` or `en`).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Length of the audio, seconds.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// Timed segments.
+    #[serde(default)]
+    pub segments: Option<Vec<WireSegment>>,
+    /// Tokens (`gpt-4o-transcribe`) or seconds (`whisper-1`) billed.
+    #[serde(default)]
+    pub usage: Option<WireAudioUsage>,
+}
+
+/// One timed segment of a transcription.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireSegment {
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// What was said.
+    pub text: String,
+}
+
+/// `usage` of a transcription: `{"type":"tokens",…}` or `{"type":"duration","seconds":…}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireAudioUsage {
+    /// Prompt (audio) tokens, for token-billed models.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Text tokens, for token-billed models.
+    #[serde(default)]
+    pub output_tokens: u64,
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! 1. feeds: seed subscribers and the OPML list, fetch the feeds that are due
 //!    (conditional GET), store the episodes not seen before;
 //! 2. transcripts: for each new episode, its best `podcast:transcript`, else
-//!    its show notes;
+//!    speech-to-text of its audio by the region's `transcribe` role, else its
+//!    show notes;
 //! 3. insights: the region's `insight` chain, unless the same transcript (by
 //!    content hash) was already turned into insights;
 //! 4. digest: the day's top picks, stored once per day;
@@ -22,9 +23,21 @@
 //! steps and without sending any email twice.
 
 mod deliver;
-pub use deliver::AI_MARKER_HEADER;
+pub use deliver::{AI_MARKER_HEADER, DeliveryStep, DigestDelivery};
+mod links;
+pub use links::{LinkError, LinkPurpose, LinkSigner, ParsedLink};
+mod models;
 mod pipeline;
+mod rate;
+mod records;
+pub use records::{MailEvent, MailKind, MailOutcome, SubscriptionChange};
 mod region;
+mod subscription;
+pub use meridian_digest::render::SUPPORTED_LOCALES;
+pub use subscription::{
+    CONFIRM_COOL_DOWN_SECS, CONFIRM_VALID_HOURS, ConfirmOutcome, SignupOutcome,
+    UNSUBSCRIBE_VALID_DAYS, UnsubscribeOutcome,
+};
 
 pub use pipeline::{RunOptions, RunReport, StageCounts};
 pub use region::{AssembleOptions, Region};
@@ -45,6 +58,22 @@ pub enum RuntimeError {
         /// The cause.
         #[source]
         source: meridian_egress::EgressError,
+    },
+    /// The region's link-signing secret is missing or unreadable.
+    #[error("region `{region}`: link-signing secret: {reason}")]
+    LinkSecret {
+        /// The region.
+        region: RegionId,
+        /// What is wrong, naming the variable or file.
+        reason: String,
+    },
+    /// A confirm or unsubscribe link was not accepted.
+    #[error("region `{region}`: {error}")]
+    Link {
+        /// The region.
+        region: RegionId,
+        /// Why.
+        error: LinkError,
     },
     /// The mailer could not be set up.
     #[error("region `{region}`: mail: {source}")]
@@ -82,7 +111,11 @@ impl RuntimeError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::Egress { .. } | Self::Render { .. } | Self::FeedList { .. } => false,
+            Self::Egress { .. }
+            | Self::Render { .. }
+            | Self::FeedList { .. }
+            | Self::LinkSecret { .. }
+            | Self::Link { .. } => false,
             Self::Mail { source, .. } => source.is_retryable(),
         }
     }

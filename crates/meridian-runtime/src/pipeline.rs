@@ -11,7 +11,9 @@ use meridian_digest::rank::{Candidate, RankOptions};
 use meridian_egress::{CacheHints, Validators};
 use meridian_ingest::FeedFetch;
 use meridian_models::AttemptOutcome;
-use meridian_store::{EpisodeStatus, FeedFailure, FeedRow, FeedSuccess, ModelCallRecord, SubscriberStatus};
+use meridian_store::{
+    EpisodeStatus, FeedFailure, FeedRow, FeedSuccess, ModelCallRecord, SubscriberStatus,
+};
 use tokio::sync::Semaphore;
 
 use crate::{Region, RuntimeError};
@@ -40,7 +42,9 @@ impl RunOptions {
     #[must_use]
     pub fn today(region: &Region) -> Self {
         Self {
-            date: Utc::now().with_timezone(&region.config().timezone).date_naive(),
+            date: Utc::now()
+                .with_timezone(&region.config().timezone)
+                .date_naive(),
             import_opml: true,
             force_refresh: false,
         }
@@ -82,7 +86,9 @@ pub struct RunReport {
     pub digest: Option<Digest>,
     /// Whether the digest was made by an earlier run of the same day.
     pub digest_reused: bool,
-    /// Delivery: `sent`, `already_sent`, `failed`.
+    /// Delivery, by [`crate::DeliveryStep`]: `sent`, `already_sent`, `deferred`,
+    /// `not_yet`, `relay_down`, `failed`, `dead_lettered`, `suppressed`,
+    /// `not_confirmed`, `given_up`.
     pub delivery: StageCounts,
     /// Where emails went.
     pub transport: String,
@@ -122,7 +128,9 @@ fn next_check(now: DateTime<Utc>, cache: &CacheHints, ttl_minutes: Option<u32>) 
 /// 1 h … capped at 24 h, and never sooner than the server's `Retry-After`.
 fn backoff(now: DateTime<Utc>, failures: i64, retry_after: Option<Duration>) -> i64 {
     let exp = u32::try_from(failures.clamp(0, 16)).unwrap_or(16);
-    let wait = MIN_RECHECK.saturating_mul(2u32.saturating_pow(exp)).min(MAX_RECHECK);
+    let wait = MIN_RECHECK
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(MAX_RECHECK);
     unix(now) + secs(wait.max(retry_after.unwrap_or_default()))
 }
 
@@ -130,7 +138,12 @@ fn backoff(now: DateTime<Utc>, failures: i64, retry_after: Option<Duration>) -> 
 /// order breaks ties, since feeds list newest first).
 fn newest(episodes: &[EpisodeMeta], n: usize) -> HashSet<usize> {
     let mut idx: Vec<usize> = (0..episodes.len()).collect();
-    idx.sort_by(|&a, &b| episodes[b].published.cmp(&episodes[a].published).then(a.cmp(&b)));
+    idx.sort_by(|&a, &b| {
+        episodes[b]
+            .published
+            .cmp(&episodes[a].published)
+            .then(a.cmp(&b))
+    });
     idx.into_iter().take(n).collect()
 }
 
@@ -144,12 +157,24 @@ impl Region {
     /// [`RuntimeError`] when storage fails or the digest cannot be rendered;
     /// a failing feed, transcript or model is recorded and the run goes on.
     #[tracing::instrument(skip_all, fields(region = %self.config().id, date = %options.date))]
-    pub async fn run_daily(&self, options: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<RunReport, RuntimeError> {
-        let mut report = RunReport { date: Some(options.date), transport: self.mailer().describe(), ..RunReport::default() };
+    pub async fn run_daily(
+        &self,
+        options: &RunOptions,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<RunReport, RuntimeError> {
+        let mut report = RunReport {
+            date: Some(options.date),
+            transport: self.mailer().describe(),
+            ..RunReport::default()
+        };
         self.seed(options).await?;
+        self.seed_token_budget().await?;
         for m in self.insight_models() {
             if let Some(reason) = &m.unavailable {
-                progress(&format!("model `{}` ({}) skipped: {reason}", m.name, m.provider));
+                progress(&format!(
+                    "model `{}` ({}) skipped: {reason}",
+                    m.name, m.provider
+                ));
                 report.model_notes.push((m.name.clone(), reason.clone()));
             }
         }
@@ -166,7 +191,12 @@ impl Region {
         }
         self.fetch_transcripts(&mut report).await?;
         if !report.transcripts.0.is_empty() {
-            let parts: Vec<String> = report.transcripts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let parts: Vec<String> = report
+                .transcripts
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             progress(&format!("transcripts: {}", parts.join(", ")));
         }
         self.extract_insights(&mut report, progress).await?;
@@ -179,7 +209,11 @@ impl Region {
         progress(&format!(
             "insights: {} episodes ({}), {} from cache, {} parked",
             report.insights.get("episodes"),
-            if by_model.is_empty() { "none extracted now".to_owned() } else { by_model.join(", ") },
+            if by_model.is_empty() {
+                "none extracted now".to_owned()
+            } else {
+                by_model.join(", ")
+            },
             report.insights.get("cached"),
             report.insights.get("parked"),
         ));
@@ -189,16 +223,27 @@ impl Region {
                 "digest {}: {} insights{}",
                 d.date,
                 d.items.len(),
-                if report.digest_reused { " (made by an earlier run today)" } else { "" }
+                if report.digest_reused {
+                    " (made by an earlier run today)"
+                } else {
+                    ""
+                }
             )),
             None => progress(&format!("digest {}: nothing new to send", options.date)),
         }
         self.deliver(&mut report).await?;
+        let waiting = ["deferred", "not_yet", "relay_down"]
+            .iter()
+            .map(|k| report.delivery.get(k))
+            .sum::<u64>();
+        let given_up = ["failed", "dead_lettered", "suppressed"]
+            .iter()
+            .map(|k| report.delivery.get(k))
+            .sum::<u64>();
         progress(&format!(
-            "emails: {} sent, {} already sent, {} failed ({})",
+            "emails: {} sent, {} already sent, {waiting} waiting for a retry, {given_up} given up ({})",
             report.delivery.get("sent"),
             report.delivery.get("already_sent"),
-            report.delivery.get("failed"),
             report.transport
         ));
         Ok(report)
@@ -209,31 +254,53 @@ impl Region {
         let now = unix(Utc::now());
         let store = self.store();
         for email in &self.config().seed_subscribers {
-            store.add_subscriber(email, SubscriberStatus::Confirmed, None, "config", now).await?;
+            store
+                .add_subscriber(email, SubscriberStatus::Confirmed, None, "config", now)
+                .await?;
         }
         if options.import_opml
             && let Some(path) = &self.config().opml
         {
             let region = self.config().id.clone();
-            let list_err = |reason: String| RuntimeError::FeedList { region: region.clone(), path: path.display().to_string(), reason };
-            let bytes = tokio::fs::read(path).await.map_err(|e| list_err(e.to_string()))?;
-            let outlines = meridian_ingest::parse_opml(&bytes, &path.display().to_string()).map_err(|e| list_err(e.to_string()))?;
+            let list_err = |reason: String| RuntimeError::FeedList {
+                region: region.clone(),
+                path: path.display().to_string(),
+                reason,
+            };
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(|e| list_err(e.to_string()))?;
+            let outlines = meridian_ingest::parse_opml(&bytes, &path.display().to_string())
+                .map_err(|e| list_err(e.to_string()))?;
             for o in outlines {
                 match FeedUrl::parse(&o.xml_url) {
                     Ok(url) => {
-                        store.add_feed(url.as_str(), o.title.as_deref(), "opml", now).await?;
+                        store
+                            .add_feed(url.as_str(), o.title.as_deref(), "opml", now)
+                            .await?;
                     }
-                    Err(e) => tracing::warn!(region = %region, error = %e, "Skipping an OPML entry"),
+                    Err(e) => {
+                        tracing::warn!(region = %region, error = %e, "Skipping an OPML entry")
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    async fn refresh_feeds(&self, options: &RunOptions, report: &mut RunReport) -> Result<(), RuntimeError> {
+    async fn refresh_feeds(
+        &self,
+        options: &RunOptions,
+        report: &mut RunReport,
+    ) -> Result<(), RuntimeError> {
         let now = Utc::now();
         let feeds = if options.force_refresh {
-            self.store().list_feeds().await?.into_iter().filter(|f| !f.disabled && !f.blocked).collect()
+            self.store()
+                .list_feeds()
+                .await?
+                .into_iter()
+                .filter(|f| !f.disabled && !f.blocked)
+                .collect()
         } else {
             self.store().feeds_due(unix(now)).await?
         };
@@ -245,22 +312,37 @@ impl Region {
         let jobs: Vec<(FeedRow, Arc<Semaphore>)> = feeds
             .into_iter()
             .map(|feed| {
-                let host = url::Url::parse(&feed.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-                let sem = Arc::clone(per_host.entry(host).or_insert_with(|| Arc::new(Semaphore::new(egress.max_fetches_per_host))));
+                let host = url::Url::parse(&feed.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let sem = Arc::clone(
+                    per_host
+                        .entry(host)
+                        .or_insert_with(|| Arc::new(Semaphore::new(egress.max_fetches_per_host))),
+                );
                 (feed, sem)
             })
             .collect();
-        let mut fetches = futures_util::stream::iter(jobs.into_iter().map(|(feed, host_slot)| async move {
-            // The semaphore is never closed, so acquiring cannot fail.
-            let _permit = host_slot.acquire_owned().await.ok();
-            let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
-            let result = match FeedUrl::parse(&feed.url) {
-                Ok(url) => meridian_ingest::fetch_feed(self.egress(), &url, &validators).await,
-                Err(e) => Err(meridian_ingest::IngestError::bad_url(meridian_ingest::DocKind::Feed, &feed.url, e)),
-            };
-            (feed, result)
-        }))
-        .buffer_unordered(egress.max_concurrent_fetches);
+        let mut fetches =
+            futures_util::stream::iter(jobs.into_iter().map(|(feed, host_slot)| async move {
+                // The semaphore is never closed, so acquiring cannot fail.
+                let _permit = host_slot.acquire_owned().await.ok();
+                let validators = Validators {
+                    etag: feed.etag.clone(),
+                    last_modified: feed.last_modified.clone(),
+                };
+                let result = match FeedUrl::parse(&feed.url) {
+                    Ok(url) => meridian_ingest::fetch_feed(self.egress(), &url, &validators).await,
+                    Err(e) => Err(meridian_ingest::IngestError::bad_url(
+                        meridian_ingest::DocKind::Feed,
+                        &feed.url,
+                        e,
+                    )),
+                };
+                (feed, result)
+            }))
+            .buffer_unordered(egress.max_concurrent_fetches);
         while let Some((feed, result)) = fetches.next().await {
             self.store_fetch(&feed, result, report).await?;
         }
@@ -278,7 +360,9 @@ impl Region {
         match result {
             Ok(FeedFetch::NotModified { cache, .. }) => {
                 report.feeds.add("not_modified", 1);
-                store.record_feed_not_modified(feed.id, next_check(now, &cache, None), unix(now)).await?;
+                store
+                    .record_feed_not_modified(feed.id, next_check(now, &cache, None), unix(now))
+                    .await?;
             }
             Ok(FeedFetch::Fetched(fetched)) => {
                 report.feeds.add("fetched", 1);
@@ -286,14 +370,22 @@ impl Region {
                 if !podcast.blocked {
                     let initial = feed.fetch_count == 0;
                     let fresh = newest(&podcast.episodes, INITIAL_EPISODES);
-                    let max_age = chrono::Duration::days(i64::from(self.config().digest.max_episode_age_days));
+                    let max_age = chrono::Duration::days(i64::from(
+                        self.config().digest.max_episode_age_days,
+                    ));
                     let counts = store
                         .insert_episodes(feed.id, &podcast.episodes, unix(now), |i, ep| {
-                            if initial { fresh.contains(&i) } else { ep.published.is_none_or(|p| now - p <= max_age) }
+                            if initial {
+                                fresh.contains(&i)
+                            } else {
+                                ep.published.is_none_or(|p| now - p <= max_age)
+                            }
                         })
                         .await?;
                     report.feeds.add("new_episodes", counts.queued as u64);
-                    report.feeds.add("archived_episodes", counts.archived as u64);
+                    report
+                        .feeds
+                        .add("archived_episodes", counts.archived as u64);
                 }
                 // Validators are saved only now that the episodes are stored: a
                 // crash before this line fetches the same content again.
@@ -317,7 +409,9 @@ impl Region {
                 report.feeds.add("failed", 1);
                 let kind = e.kind();
                 tracing::warn!(region = %self.config().id, feed = %feed.url, kind, error = %e, "Feed check failed");
-                report.feed_errors.push((feed.url.clone(), kind.to_owned(), e.to_string()));
+                report
+                    .feed_errors
+                    .push((feed.url.clone(), kind.to_owned(), e.to_string()));
                 store
                     .record_feed_failure(
                         feed.id,
@@ -338,10 +432,55 @@ impl Region {
     async fn fetch_transcripts(&self, report: &mut RunReport) -> Result<(), RuntimeError> {
         let store = self.store();
         let language = self.config().locale.language().to_owned();
-        for ep in store.episodes_with_status(&[EpisodeStatus::New]).await? {
+        // Downloads overlap, within the limits feed fetches keep (all at once,
+        // and per host); results are handled in episode order. One at a time,
+        // a region's first run over 1,000 feeds waited for ~3,000 transcripts
+        // in a row, each a round trip or more (issue 3, docs/benchmarks.md).
+        let egress = &self.config().egress;
+        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let jobs: Vec<_> = store
+            .episodes_with_status(&[EpisodeStatus::New])
+            .await?
+            .into_iter()
+            .map(|ep| {
+                let link = meridian_ingest::pick_transcript(&ep.meta.transcripts, Some(&language))
+                    .cloned();
+                let host = link
+                    .as_ref()
+                    .and_then(|l| url::Url::parse(&l.url).ok())
+                    .and_then(|u| u.host_str().map(str::to_owned));
+                let slot = Arc::clone(
+                    per_host
+                        .entry(host.unwrap_or_default())
+                        .or_insert_with(|| Arc::new(Semaphore::new(egress.max_fetches_per_host))),
+                );
+                (ep, link, slot)
+            })
+            .collect();
+        let mut downloads =
+            futures_util::stream::iter(jobs.into_iter().map(|(ep, link, slot)| async move {
+                let fetched = match &link {
+                    Some(link) => {
+                        // The semaphore is never closed, so acquiring cannot fail.
+                        let _permit = slot.acquire_owned().await.ok();
+                        Some(
+                            meridian_ingest::fetch_transcript(
+                                self.egress(),
+                                link,
+                                ep.meta.language.as_deref(),
+                            )
+                            .await,
+                        )
+                    }
+                    None => None,
+                };
+                (ep, link, fetched)
+            }))
+            .buffered(egress.max_concurrent_fetches);
+        while let Some((ep, link, fetched)) = downloads.next().await {
             let mut transcript: Option<Transcript> = None;
-            if let Some(link) = meridian_ingest::pick_transcript(&ep.meta.transcripts, Some(&language)) {
-                match meridian_ingest::fetch_transcript(self.egress(), link, ep.meta.language.as_deref()).await {
+            if let (Some(link), Some(fetched)) = (&link, fetched) {
+                match fetched {
                     Ok(t) if !t.segments.is_empty() => transcript = Some(t),
                     Ok(_) => report.transcripts.add("failed", 1),
                     Err(e) => {
@@ -350,12 +489,23 @@ impl Region {
                     }
                 }
             }
+            // No usable transcript: speech-to-text of the enclosure when the
+            // region has a `transcribe` model (see `models.rs`), else the show notes.
+            if transcript.is_none() {
+                transcript = self.speech_to_text(&ep, report).await?;
+            }
             let transcript = match transcript {
                 Some(t) => t,
                 None => meridian_ingest::show_notes_transcript(&ep.meta),
             };
             if transcript.segments.is_empty() {
-                store.set_episode_status(ep.id, EpisodeStatus::Archived, Some("no transcript and no show notes")).await?;
+                store
+                    .set_episode_status(
+                        ep.id,
+                        EpisodeStatus::Archived,
+                        Some("no transcript and no show notes"),
+                    )
+                    .await?;
                 report.transcripts.add("empty", 1);
                 continue;
             }
@@ -365,20 +515,36 @@ impl Region {
                 TranscriptSource::ShowNotes => "show_notes",
             };
             report.transcripts.add(key, 1);
-            store.save_transcript(ep.id, &transcript, unix(Utc::now())).await?;
+            store
+                .save_transcript(ep.id, &transcript, unix(Utc::now()))
+                .await?;
         }
         Ok(())
     }
 
-    async fn extract_insights(&self, report: &mut RunReport, progress: &(dyn Fn(&str) + Sync)) -> Result<(), RuntimeError> {
+    async fn extract_insights(
+        &self,
+        report: &mut RunReport,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), RuntimeError> {
         let store = self.store();
         let size = self.config().digest.size;
-        let mut noted: HashSet<String> = report.model_notes.iter().map(|(m, _)| m.clone()).collect();
-        let feeds: HashMap<i64, String> =
-            store.list_feeds().await?.into_iter().map(|f| (f.id, f.title.unwrap_or(f.url))).collect();
-        for ep in store.episodes_with_status(&[EpisodeStatus::Transcribed, EpisodeStatus::Parked]).await? {
+        let mut noted: HashSet<String> =
+            report.model_notes.iter().map(|(m, _)| m.clone()).collect();
+        let feeds: HashMap<i64, String> = store
+            .list_feeds()
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f.title.unwrap_or(f.url)))
+            .collect();
+        for ep in store
+            .episodes_with_status(&[EpisodeStatus::Transcribed, EpisodeStatus::Parked])
+            .await?
+        {
             let Some(transcript) = store.transcript(ep.id).await? else {
-                store.set_episode_status(ep.id, EpisodeStatus::New, None).await?;
+                store
+                    .set_episode_status(ep.id, EpisodeStatus::New, None)
+                    .await?;
                 continue;
             };
             let hash = transcript.content_hash();
@@ -386,22 +552,39 @@ impl Region {
             report.insights.add("episodes", 1);
             if let Some((model, insights)) = store.cached_extraction(&hash).await? {
                 report.insights.add("cached", 1);
-                store.save_insights(ep.id, &hash, &model, &insights, now).await?;
+                store
+                    .save_insights(ep.id, &hash, &model, &insights, now)
+                    .await?;
                 continue;
             }
             let podcast = feeds.get(&ep.feed_id).map_or("", String::as_str);
-            let result = self.insight_chain().extract(&transcript, podcast, &ep.meta.title, size).await;
+            let result = self
+                .insight_chain()
+                .extract(&transcript, podcast, &ep.meta.title, size)
+                .await;
             let attempts = match &result {
                 Ok(x) => x.attempts.clone(),
-                Err(_) => Vec::new(),
+                Err(e) => e.attempts().to_vec(),
             };
             for a in &attempts {
                 let (outcome, detail) = match &a.outcome {
                     AttemptOutcome::Ok => ("ok", None),
-                    AttemptOutcome::Skipped(r) => ("skipped", Some(r.clone())),
+                    AttemptOutcome::Skipped { kind, reason } => {
+                        if noted.insert(a.model.clone()) {
+                            progress(&format!(
+                                "model `{}` skipped ({kind}): {reason}; falling back within the region",
+                                a.model
+                            ));
+                            report.model_notes.push((a.model.clone(), reason.clone()));
+                        }
+                        ("skipped", Some(reason.clone()))
+                    }
                     AttemptOutcome::Failed { kind, message } => {
                         if noted.insert(a.model.clone()) {
-                            progress(&format!("model `{}` failed ({kind}): {message}; falling back within the region", a.model));
+                            progress(&format!(
+                                "model `{}` failed ({kind}): {message}; falling back within the region",
+                                a.model
+                            ));
                             report.model_notes.push((a.model.clone(), message.clone()));
                         }
                         ("error", Some(message.clone()))
@@ -429,20 +612,28 @@ impl Region {
             match result {
                 Ok(x) => {
                     report.insights.add(&format!("model:{}", x.model), 1);
-                    store.save_insights(ep.id, &hash, &x.model, &x.insights, now).await?;
+                    store
+                        .save_insights(ep.id, &hash, &x.model, &x.insights, now)
+                        .await?;
                 }
                 Err(e) => {
                     // No model of the region's own list could do it: park the
                     // episode for the next run; never borrow another region's model.
                     report.insights.add("parked", 1);
-                    store.set_episode_status(ep.id, EpisodeStatus::Parked, Some(&e.to_string())).await?;
+                    store
+                        .set_episode_status(ep.id, EpisodeStatus::Parked, Some(&e.to_string()))
+                        .await?;
                 }
             }
         }
         Ok(())
     }
 
-    async fn make_digest(&self, options: &RunOptions, report: &mut RunReport) -> Result<(), RuntimeError> {
+    async fn make_digest(
+        &self,
+        options: &RunOptions,
+        report: &mut RunReport,
+    ) -> Result<(), RuntimeError> {
         let store = self.store();
         if let Some(stored) = store.digest_for_date(options.date).await? {
             report.digest = Some(stored.digest);
@@ -462,18 +653,27 @@ impl Region {
                     episode_key: key.clone(),
                     podcast: ep.podcast.clone(),
                     episode: ep.meta.title.clone(),
-                    episode_url: ep.meta.link.clone().or_else(|| ep.meta.enclosure.as_ref().map(|e| e.url.clone())),
+                    episode_url: ep
+                        .meta
+                        .link
+                        .clone()
+                        .or_else(|| ep.meta.enclosure.as_ref().map(|e| e.url.clone())),
                     language: ep.meta.language.clone(),
                     published: ep.meta.published,
                     insight,
                 });
             }
         }
-        let recent = store.recent_digest_texts(unix(now) - i64::from(cfg.novelty_days) * 86_400).await?;
+        let recent = store
+            .recent_digest_texts(unix(now) - i64::from(cfg.novelty_days) * 86_400)
+            .await?;
         let picks = meridian_digest::rank::rank(
             &candidates,
             &recent,
-            &RankOptions { limit: cfg.size, ..RankOptions::new(now) },
+            &RankOptions {
+                limit: cfg.size,
+                ..RankOptions::new(now)
+            },
         );
         if picks.is_empty() {
             return Ok(());
@@ -487,7 +687,11 @@ impl Region {
                     .and_then(|c| owner.get(&c.episode_key).copied())
             })
             .collect();
-        let digest = Digest { region: self.config().id.clone(), date: options.date, items: picks };
+        let digest = Digest {
+            region: self.config().id.clone(),
+            date: options.date,
+            items: picks,
+        };
         let stored = store.create_digest(&digest, &featured, unix(now)).await?;
         report.digest_reused = stored.digest != digest;
         report.digest = Some(stored.digest);
@@ -500,7 +704,9 @@ mod tests {
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[test]
@@ -509,9 +715,19 @@ mod tests {
         let none = CacheHints::default();
         assert_eq!(next_check(now, &none, None) - unix(now), 3600);
         assert_eq!(next_check(now, &none, Some(180)) - unix(now), 3 * 3600);
-        let long = CacheHints { max_age: Some(Duration::from_secs(7 * 86_400)), ..CacheHints::default() };
-        assert_eq!(next_check(now, &long, None) - unix(now), 86_400, "clamped to a day");
-        let retry = CacheHints { retry_after: Some(Duration::from_secs(7200)), ..CacheHints::default() };
+        let long = CacheHints {
+            max_age: Some(Duration::from_secs(7 * 86_400)),
+            ..CacheHints::default()
+        };
+        assert_eq!(
+            next_check(now, &long, None) - unix(now),
+            86_400,
+            "clamped to a day"
+        );
+        let retry = CacheHints {
+            retry_after: Some(Duration::from_secs(7200)),
+            ..CacheHints::default()
+        };
         assert_eq!(next_check(now, &retry, None) - unix(now), 7200);
     }
 
@@ -521,7 +737,10 @@ mod tests {
         let waits: Vec<i64> = (0..8).map(|f| backoff(now, f, None) - unix(now)).collect();
         assert_eq!(&waits[..4], &[900, 1800, 3600, 7200]);
         assert_eq!(waits[7], 86_400);
-        assert_eq!(backoff(now, 0, Some(Duration::from_secs(5000))) - unix(now), 5000);
+        assert_eq!(
+            backoff(now, 0, Some(Duration::from_secs(5000))) - unix(now),
+            5000
+        );
     }
 
     #[test]

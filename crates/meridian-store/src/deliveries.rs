@@ -16,6 +16,33 @@ pub enum DeliveryClaim {
     },
     /// Already sent: do nothing.
     AlreadySent,
+    /// Given up: refused permanently (`failed`) or out of tries (`dead`).
+    GivenUp {
+        /// `failed` or `dead`.
+        status: String,
+    },
+    /// Waiting: a temporary failure asked for a later try, or another worker
+    /// holds the claim, until this time.
+    NotYet {
+        /// Unix seconds.
+        next_attempt_at: i64,
+    },
+}
+
+/// How long a claim is held while its email is being sent: a worker that
+/// dies mid-send leaves the delivery to others only after this, so that two
+/// workers (replicas) never send the same email at the same time.
+pub const DELIVERY_LEASE_SECS: i64 = 600;
+
+/// What follows a failed delivery attempt; see [`RegionStore::record_delivery_failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryRetry {
+    /// Counted as a try; not before this time (Unix seconds).
+    At(i64),
+    /// Not counted (the relay was unreachable); whenever the next run comes.
+    Now,
+    /// Out of tries: dead-lettered.
+    Never,
 }
 
 /// A delivery as stored.
@@ -27,52 +54,101 @@ pub struct DeliveryRow {
     pub subscriber_id: i64,
     /// Message-ID.
     pub message_id: String,
-    /// `pending`, `sent`, `failed`.
+    /// `pending`, `sent`, `failed` (refused permanently) or `dead` (out of tries).
     pub status: String,
     /// Attempts so far.
     pub attempts: i64,
     /// Transport description once sent.
     pub transport: Option<String>,
+    /// The last error, without the recipient's address.
+    pub last_error: Option<String>,
+    /// No try before this time (Unix seconds), when set.
+    pub next_attempt_at: Option<i64>,
 }
 
 impl RegionStore {
     /// Claims the (digest, subscriber) key before sending: the first claim
-    /// inserts it; later claims see whether it was sent.
+    /// inserts it; a later claim takes it when it is still pending and due.
+    /// Taking it holds it for [`DELIVERY_LEASE_SECS`], so that another
+    /// worker claiming meanwhile gets [`DeliveryClaim::NotYet`].
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn claim_delivery(&self, digest_id: i64, subscriber_id: i64, message_id: &str, now: i64) -> Result<DeliveryClaim, StoreError> {
-        let what = || format!("claiming delivery of digest {digest_id} to subscriber {subscriber_id}");
-        sqlx::query(
-            "INSERT INTO deliveries (digest_id, subscriber_id, message_id, status, claimed_at) VALUES ($1, $2, $3, 'pending', $4) \
-             ON CONFLICT (digest_id, subscriber_id) DO NOTHING",
+    pub async fn claim_delivery(
+        &self,
+        digest_id: i64,
+        subscriber_id: i64,
+        message_id: &str,
+        now: i64,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let what =
+            || format!("claiming delivery of digest {digest_id} to subscriber {subscriber_id}");
+        let lease = now + DELIVERY_LEASE_SECS;
+        let inserted = sqlx::query(
+            "INSERT INTO deliveries (digest_id, subscriber_id, message_id, status, claimed_at, next_attempt_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (digest_id, subscriber_id) DO NOTHING",
         )
         .bind(digest_id)
         .bind(subscriber_id)
         .bind(message_id)
         .bind(now)
+        .bind(lease)
         .execute(self.pool())
         .await
-        .map_err(|e| self.query_err(what(), e))?;
-        let r = sqlx::query("SELECT message_id, status, attempts FROM deliveries WHERE digest_id = $1 AND subscriber_id = $2")
+        .map_err(|e| self.query_err(what(), e))?
+        .rows_affected()
+            > 0;
+        let taken = inserted
+            || sqlx::query(
+                "UPDATE deliveries SET next_attempt_at = $1 WHERE digest_id = $2 AND subscriber_id = $3 \
+                 AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $4)",
+            )
+            .bind(lease)
             .bind(digest_id)
             .bind(subscriber_id)
-            .fetch_one(self.pool())
+            .bind(now)
+            .execute(self.pool())
             .await
-            .map_err(|e| self.query_err(what(), e))?;
+            .map_err(|e| self.query_err(what(), e))?
+            .rows_affected()
+                > 0;
+        let r = sqlx::query(
+            "SELECT message_id, status, attempts, next_attempt_at FROM deliveries WHERE digest_id = $1 AND subscriber_id = $2",
+        )
+        .bind(digest_id)
+        .bind(subscriber_id)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| self.query_err(what(), e))?;
         let get = |e: sqlx::Error| self.corrupt("delivery row", e);
         let status: String = r.try_get("status").map_err(get)?;
-        if status == "sent" {
-            return Ok(DeliveryClaim::AlreadySent);
+        match status.as_str() {
+            "sent" => Ok(DeliveryClaim::AlreadySent),
+            "pending" if taken => Ok(DeliveryClaim::Send {
+                message_id: r.try_get("message_id").map_err(get)?,
+                attempts: r.try_get("attempts").map_err(get)?,
+            }),
+            "pending" => Ok(DeliveryClaim::NotYet {
+                next_attempt_at: r
+                    .try_get::<Option<i64>, _>("next_attempt_at")
+                    .map_err(get)?
+                    .unwrap_or(now),
+            }),
+            _ => Ok(DeliveryClaim::GivenUp { status }),
         }
-        Ok(DeliveryClaim::Send { message_id: r.try_get("message_id").map_err(get)?, attempts: r.try_get("attempts").map_err(get)? })
     }
 
     /// Marks a delivery sent.
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn mark_delivery_sent(&self, digest_id: i64, subscriber_id: i64, transport: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn mark_delivery_sent(
+        &self,
+        digest_id: i64,
+        subscriber_id: i64,
+        transport: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = $1, transport = $2, last_error = NULL \
              WHERE digest_id = $3 AND subscriber_id = $4",
@@ -87,17 +163,63 @@ impl RegionStore {
         Ok(())
     }
 
-    /// Records a failed attempt; `permanent` marks it `failed` (no more tries).
+    /// Records a failed attempt; `permanent` marks it `failed` (no more tries),
+    /// otherwise it may be claimed again at once.
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn mark_delivery_failed(&self, digest_id: i64, subscriber_id: i64, error: &str, permanent: bool) -> Result<(), StoreError> {
+    pub async fn mark_delivery_failed(
+        &self,
+        digest_id: i64,
+        subscriber_id: i64,
+        error: &str,
+        permanent: bool,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, status = CASE WHEN $2 = 1 THEN 'failed' ELSE status END \
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = NULL, \
+             status = CASE WHEN $2 = 1 THEN 'failed' ELSE status END \
              WHERE digest_id = $3 AND subscriber_id = $4",
         )
         .bind(error)
         .bind(i64::from(permanent))
+        .bind(digest_id)
+        .bind(subscriber_id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.query_err("recording a failed delivery", e))?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and what follows from it.
+    ///
+    /// - [`DeliveryRetry::At`]: a temporary failure that counts as a try; the
+    ///   delivery stays `pending`, not to be claimed before that time.
+    /// - [`DeliveryRetry::Now`]: the relay could not be reached; the try does
+    ///   not count against the address and the next run may claim it at once.
+    /// - [`DeliveryRetry::Never`]: out of tries, the delivery is `dead`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn record_delivery_failure(
+        &self,
+        digest_id: i64,
+        subscriber_id: i64,
+        error: &str,
+        retry: DeliveryRetry,
+    ) -> Result<(), StoreError> {
+        let (counts, status, next) = match retry {
+            DeliveryRetry::At(at) => (1_i64, "pending", Some(at)),
+            DeliveryRetry::Now => (0, "pending", None),
+            DeliveryRetry::Never => (1, "dead", None),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + $1, last_error = $2, status = $3, next_attempt_at = $4 \
+             WHERE digest_id = $5 AND subscriber_id = $6",
+        )
+        .bind(counts)
+        .bind(error)
+        .bind(status)
+        .bind(next)
         .bind(digest_id)
         .bind(subscriber_id)
         .execute(self.pool())
@@ -112,7 +234,8 @@ impl RegionStore {
     /// [`StoreError::Query`].
     pub async fn deliveries_of(&self, digest_id: i64) -> Result<Vec<DeliveryRow>, StoreError> {
         sqlx::query(
-            "SELECT digest_id, subscriber_id, message_id, status, attempts, transport FROM deliveries WHERE digest_id = $1 ORDER BY subscriber_id",
+            "SELECT digest_id, subscriber_id, message_id, status, attempts, transport, last_error, next_attempt_at \
+             FROM deliveries WHERE digest_id = $1 ORDER BY subscriber_id",
         )
         .bind(digest_id)
         .try_map(|r: sqlx::any::AnyRow| {
@@ -123,6 +246,8 @@ impl RegionStore {
                 status: r.try_get("status")?,
                 attempts: r.try_get("attempts")?,
                 transport: r.try_get("transport")?,
+                last_error: r.try_get("last_error")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
             })
         })
         .fetch_all(self.pool())

@@ -52,7 +52,8 @@ impl RegionStore {
             out.push(CandidateEpisode {
                 episode_id: id,
                 podcast: r.try_get("podcast").map_err(get)?,
-                meta: serde_json::from_str(&meta_json).map_err(|e| self.corrupt("episode metadata", e))?,
+                meta: serde_json::from_str(&meta_json)
+                    .map_err(|e| self.corrupt("episode metadata", e))?,
                 insights: self.insights_of(id).await?,
             });
         }
@@ -63,7 +64,10 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn digest_for_date(&self, date: NaiveDate) -> Result<Option<StoredDigest>, StoreError> {
+    pub async fn digest_for_date(
+        &self,
+        date: NaiveDate,
+    ) -> Result<Option<StoredDigest>, StoreError> {
         let row = sqlx::query("SELECT id, digest_json FROM digests WHERE digest_date = $1")
             .bind(date.to_string())
             .fetch_optional(self.pool())
@@ -87,10 +91,19 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn create_digest(&self, digest: &Digest, episode_ids: &[i64], now: i64) -> Result<StoredDigest, StoreError> {
+    pub async fn create_digest(
+        &self,
+        digest: &Digest,
+        episode_ids: &[i64],
+        now: i64,
+    ) -> Result<StoredDigest, StoreError> {
         let what = || format!("storing the digest of {}", digest.date);
         let json = serde_json::to_string(digest).map_err(|e| self.corrupt("digest", e))?;
-        let mut tx = self.pool().begin().await.map_err(|e| self.query_err(what(), e))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| self.query_err(what(), e))?;
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO digests (digest_date, content_hash, digest_json, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (digest_date) DO NOTHING RETURNING id",
@@ -113,7 +126,9 @@ impl RegionStore {
             }
         }
         tx.commit().await.map_err(|e| self.query_err(what(), e))?;
-        self.digest_for_date(digest.date).await?.ok_or_else(|| self.corrupt(what(), "digest vanished after insert"))
+        self.digest_for_date(digest.date)
+            .await?
+            .ok_or_else(|| self.corrupt(what(), "digest vanished after insert"))
     }
 
     /// Texts of the insights featured in digests made at or after `since`
@@ -122,14 +137,21 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
     pub async fn recent_digest_texts(&self, since: i64) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT id, digest_json FROM digests WHERE created_at >= $1 ORDER BY id")
-            .bind(since)
-            .fetch_all(self.pool())
-            .await
-            .map_err(|e| self.query_err("reading recent digests", e))?;
+        let rows =
+            sqlx::query("SELECT id, digest_json FROM digests WHERE created_at >= $1 ORDER BY id")
+                .bind(since)
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| self.query_err("reading recent digests", e))?;
         let mut out = Vec::new();
         for r in &rows {
-            out.extend(self.stored_digest(r)?.digest.items.into_iter().map(|i| i.insight.text));
+            out.extend(
+                self.stored_digest(r)?
+                    .digest
+                    .items
+                    .into_iter()
+                    .map(|i| i.insight.text),
+            );
         }
         Ok(out)
     }
@@ -139,11 +161,12 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
     pub async fn latest_digests(&self, limit: i64) -> Result<Vec<StoredDigest>, StoreError> {
-        let rows = sqlx::query("SELECT id, digest_json FROM digests ORDER BY digest_date DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await
-            .map_err(|e| self.query_err("listing digests", e))?;
+        let rows =
+            sqlx::query("SELECT id, digest_json FROM digests ORDER BY digest_date DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| self.query_err("listing digests", e))?;
         rows.iter().map(|r| self.stored_digest(r)).collect()
     }
 }

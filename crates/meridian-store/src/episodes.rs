@@ -88,11 +88,20 @@ impl RegionStore {
         is_news: impl Fn(usize, &EpisodeMeta) -> bool,
     ) -> Result<NewEpisodes, StoreError> {
         let what = || format!("storing episodes of feed {feed_id}");
-        let mut tx = self.pool().begin().await.map_err(|e| self.query_err(what(), e))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| self.query_err(what(), e))?;
         let mut out = NewEpisodes::default();
         for (i, ep) in episodes.iter().enumerate() {
-            let status = if is_news(i, ep) { EpisodeStatus::New } else { EpisodeStatus::Archived };
-            let meta_json = serde_json::to_string(ep).map_err(|e| self.corrupt("episode metadata", e))?;
+            let status = if is_news(i, ep) {
+                EpisodeStatus::New
+            } else {
+                EpisodeStatus::Archived
+            };
+            let meta_json =
+                serde_json::to_string(ep).map_err(|e| self.corrupt("episode metadata", e))?;
             let inserted = sqlx::query(
                 "INSERT INTO episodes (feed_id, guid, guid_source, title, published_at, link, enclosure_url, language, \
                  meta_json, first_seen_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -132,9 +141,11 @@ impl RegionStore {
         Ok(EpisodeRow {
             id: r.try_get("id").map_err(get)?,
             feed_id: r.try_get("feed_id").map_err(get)?,
-            meta: serde_json::from_str(&meta_json).map_err(|e| self.corrupt("episode metadata", e))?,
+            meta: serde_json::from_str(&meta_json)
+                .map_err(|e| self.corrupt("episode metadata", e))?,
             first_seen_at: r.try_get("first_seen_at").map_err(get)?,
-            status: EpisodeStatus::parse(&status).ok_or_else(|| self.corrupt("episode status", &status))?,
+            status: EpisodeStatus::parse(&status)
+                .ok_or_else(|| self.corrupt("episode status", &status))?,
             status_detail: r.try_get("status_detail").map_err(get)?,
         })
     }
@@ -143,7 +154,10 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn episodes_with_status(&self, statuses: &[EpisodeStatus]) -> Result<Vec<EpisodeRow>, StoreError> {
+    pub async fn episodes_with_status(
+        &self,
+        statuses: &[EpisodeStatus],
+    ) -> Result<Vec<EpisodeRow>, StoreError> {
         // One query per status: the `Any` driver's query builder cannot write
         // placeholders that both SQLite and PostgreSQL accept for `IN (…)`.
         let mut rows = Vec::new();
@@ -158,7 +172,10 @@ impl RegionStore {
                 .map_err(|e| self.query_err("listing episodes", e))?,
             );
         }
-        let mut out: Vec<EpisodeRow> = rows.iter().map(|r| self.episode_from_row(r)).collect::<Result<_, _>>()?;
+        let mut out: Vec<EpisodeRow> = rows
+            .iter()
+            .map(|r| self.episode_from_row(r))
+            .collect::<Result<_, _>>()?;
         out.sort_by_key(|e| e.id);
         Ok(out)
     }
@@ -179,7 +196,12 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn set_episode_status(&self, episode_id: i64, status: EpisodeStatus, detail: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_episode_status(
+        &self,
+        episode_id: i64,
+        status: EpisodeStatus,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE episodes SET status = $1, status_detail = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(detail)
@@ -194,12 +216,23 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn save_transcript(&self, episode_id: i64, transcript: &Transcript, now: i64) -> Result<ContentHash, StoreError> {
+    pub async fn save_transcript(
+        &self,
+        episode_id: i64,
+        transcript: &Transcript,
+        now: i64,
+    ) -> Result<ContentHash, StoreError> {
         let what = || format!("saving the transcript of episode {episode_id}");
         let hash = transcript.content_hash();
-        let segments = serde_json::to_string(&transcript.segments).map_err(|e| self.corrupt("transcript", e))?;
-        let source = serde_json::to_string(&transcript.source).map_err(|e| self.corrupt("transcript source", e))?;
-        let mut tx = self.pool().begin().await.map_err(|e| self.query_err(what(), e))?;
+        let segments = serde_json::to_string(&transcript.segments)
+            .map_err(|e| self.corrupt("transcript", e))?;
+        let source = serde_json::to_string(&transcript.source)
+            .map_err(|e| self.corrupt("transcript source", e))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| self.query_err(what(), e))?;
         sqlx::query(
             "INSERT INTO transcripts (episode_id, content_hash, source, language, segments_json, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (episode_id) DO NOTHING",
@@ -213,11 +246,13 @@ impl RegionStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.query_err(what(), e))?;
-        sqlx::query("UPDATE episodes SET status = 'transcribed', status_detail = NULL WHERE id = $1")
-            .bind(episode_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.query_err(what(), e))?;
+        sqlx::query(
+            "UPDATE episodes SET status = 'transcribed', status_detail = NULL WHERE id = $1",
+        )
+        .bind(episode_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.query_err(what(), e))?;
         tx.commit().await.map_err(|e| self.query_err(what(), e))?;
         Ok(hash)
     }
@@ -227,19 +262,25 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
     pub async fn transcript(&self, episode_id: i64) -> Result<Option<Transcript>, StoreError> {
-        let row = sqlx::query("SELECT source, language, segments_json FROM transcripts WHERE episode_id = $1")
-            .bind(episode_id)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| self.query_err(format!("reading the transcript of episode {episode_id}"), e))?;
+        let row = sqlx::query(
+            "SELECT source, language, segments_json FROM transcripts WHERE episode_id = $1",
+        )
+        .bind(episode_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| {
+            self.query_err(format!("reading the transcript of episode {episode_id}"), e)
+        })?;
         let Some(r) = row else { return Ok(None) };
         let get = |e: sqlx::Error| self.corrupt("transcript row", e);
         let source: String = r.try_get("source").map_err(get)?;
         let segments: String = r.try_get("segments_json").map_err(get)?;
         Ok(Some(Transcript {
-            source: serde_json::from_str(&source).map_err(|e| self.corrupt("transcript source", e))?,
+            source: serde_json::from_str(&source)
+                .map_err(|e| self.corrupt("transcript source", e))?,
             language: r.try_get("language").map_err(get)?,
-            segments: serde_json::from_str(&segments).map_err(|e| self.corrupt("transcript segments", e))?,
+            segments: serde_json::from_str(&segments)
+                .map_err(|e| self.corrupt("transcript segments", e))?,
         }))
     }
 
@@ -248,16 +289,25 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn cached_extraction(&self, hash: &ContentHash) -> Result<Option<(String, Vec<Insight>)>, StoreError> {
-        let row = sqlx::query("SELECT model, insights_json FROM extractions WHERE content_hash = $1")
-            .bind(hash.to_hex())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| self.query_err("reading the extraction cache", e))?;
+    pub async fn cached_extraction(
+        &self,
+        hash: &ContentHash,
+    ) -> Result<Option<(String, Vec<Insight>)>, StoreError> {
+        let row =
+            sqlx::query("SELECT model, insights_json FROM extractions WHERE content_hash = $1")
+                .bind(hash.to_hex())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| self.query_err("reading the extraction cache", e))?;
         let Some(r) = row else { return Ok(None) };
-        let model: String = r.try_get("model").map_err(|e| self.corrupt("extraction", e))?;
-        let json: String = r.try_get("insights_json").map_err(|e| self.corrupt("extraction", e))?;
-        let insights = serde_json::from_str(&json).map_err(|e| self.corrupt("cached insights", e))?;
+        let model: String = r
+            .try_get("model")
+            .map_err(|e| self.corrupt("extraction", e))?;
+        let json: String = r
+            .try_get("insights_json")
+            .map_err(|e| self.corrupt("extraction", e))?;
+        let insights =
+            serde_json::from_str(&json).map_err(|e| self.corrupt("cached insights", e))?;
         Ok(Some((model, insights)))
     }
 
@@ -266,10 +316,21 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn save_insights(&self, episode_id: i64, hash: &ContentHash, model: &str, insights: &[Insight], now: i64) -> Result<(), StoreError> {
+    pub async fn save_insights(
+        &self,
+        episode_id: i64,
+        hash: &ContentHash,
+        model: &str,
+        insights: &[Insight],
+        now: i64,
+    ) -> Result<(), StoreError> {
         let what = || format!("saving the insights of episode {episode_id}");
         let json = serde_json::to_string(insights).map_err(|e| self.corrupt("insights", e))?;
-        let mut tx = self.pool().begin().await.map_err(|e| self.query_err(what(), e))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| self.query_err(what(), e))?;
         sqlx::query(
             "INSERT INTO extractions (content_hash, model, insights_json, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (content_hash) DO NOTHING",

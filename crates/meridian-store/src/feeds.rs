@@ -101,7 +101,13 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn add_feed(&self, url: &str, title: Option<&str>, source: &str, now: i64) -> Result<(FeedRow, bool), StoreError> {
+    pub async fn add_feed(
+        &self,
+        url: &str,
+        title: Option<&str>,
+        source: &str,
+        now: i64,
+    ) -> Result<(FeedRow, bool), StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO feeds (url, title, source, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (url) DO NOTHING",
         )
@@ -114,7 +120,10 @@ impl RegionStore {
         .map_err(|e| self.query_err(format!("adding feed {url}"), e))?
         .rows_affected()
             > 0;
-        let row = self.feed_by_url(url).await?.ok_or_else(|| self.corrupt(format!("feed {url}"), "vanished after insert"))?;
+        let row = self
+            .feed_by_url(url)
+            .await?
+            .ok_or_else(|| self.corrupt(format!("feed {url}"), "vanished after insert"))?;
         Ok((row, inserted))
     }
 
@@ -123,12 +132,16 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`].
     pub async fn feed_by_url(&self, url: &str) -> Result<Option<FeedRow>, StoreError> {
-        sqlx::query(concat!("SELECT ", feed_columns!(), " FROM feeds WHERE url = $1"))
-            .bind(url)
-            .try_map(|r: AnyRow| feed_from_row(&r))
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| self.query_err(format!("reading feed {url}"), e))
+        sqlx::query(concat!(
+            "SELECT ",
+            feed_columns!(),
+            " FROM feeds WHERE url = $1"
+        ))
+        .bind(url)
+        .try_map(|r: AnyRow| feed_from_row(&r))
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.query_err(format!("reading feed {url}"), e))
     }
 
     /// Every feed, by id.
@@ -136,11 +149,15 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`].
     pub async fn list_feeds(&self) -> Result<Vec<FeedRow>, StoreError> {
-        sqlx::query(concat!("SELECT ", feed_columns!(), " FROM feeds ORDER BY id"))
-            .try_map(|r: AnyRow| feed_from_row(&r))
-            .fetch_all(self.pool())
-            .await
-            .map_err(|e| self.query_err("listing feeds", e))
+        sqlx::query(concat!(
+            "SELECT ",
+            feed_columns!(),
+            " FROM feeds ORDER BY id"
+        ))
+        .try_map(|r: AnyRow| feed_from_row(&r))
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.query_err("listing feeds", e))
     }
 
     /// Feeds due for a check at `now`: enabled, not blocked, `next_check_at <= now`.
@@ -179,7 +196,12 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn record_feed_success(&self, feed_id: i64, s: &FeedSuccess<'_>, now: i64) -> Result<(), StoreError> {
+    pub async fn record_feed_success(
+        &self,
+        feed_id: i64,
+        s: &FeedSuccess<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE feeds SET title = COALESCE($1, title), etag = $2, last_modified = $3, url = COALESCE($4, url), \
              blocked = $5, next_check_at = $6, last_fetched_at = $7, failure_count = 0, last_failure_kind = NULL, \
@@ -203,7 +225,12 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn record_feed_not_modified(&self, feed_id: i64, next_check_at: i64, now: i64) -> Result<(), StoreError> {
+    pub async fn record_feed_not_modified(
+        &self,
+        feed_id: i64,
+        next_check_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE feeds SET next_check_at = $1, last_fetched_at = $2, failure_count = 0, last_failure_kind = NULL, \
              last_error = NULL WHERE id = $3",
@@ -221,7 +248,12 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn record_feed_failure(&self, feed_id: i64, f: &FeedFailure<'_>, now: i64) -> Result<(), StoreError> {
+    pub async fn record_feed_failure(
+        &self,
+        feed_id: i64,
+        f: &FeedFailure<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE feeds SET failure_count = failure_count + 1, last_failure_kind = $1, last_error = $2, \
              next_check_at = $3, last_fetched_at = $4, disabled = CASE WHEN $5 = 1 THEN 1 ELSE disabled END WHERE id = $6",

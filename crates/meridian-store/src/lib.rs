@@ -15,10 +15,14 @@
 //! Repositories store values as they are given; ids and timestamps are minted by
 //! the caller (the runtime), which keeps this layer free of business rules.
 
+mod audit;
+mod confirmations;
 mod deliveries;
 mod digests;
 mod episodes;
 mod feeds;
+mod inventory;
+mod maintenance;
 mod model_calls;
 mod subscribers;
 
@@ -29,10 +33,14 @@ use meridian_core::RegionId;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub use deliveries::{DeliveryClaim, DeliveryRow};
+pub use audit::{AuditHead, AuditRow, CheckpointRow};
+pub use confirmations::{ConfirmationOutcome, ConfirmationRow};
+pub use deliveries::{DELIVERY_LEASE_SECS, DeliveryClaim, DeliveryRetry, DeliveryRow};
 pub use digests::{CandidateEpisode, StoredDigest};
 pub use episodes::{EpisodeRow, EpisodeStatus, NewEpisodes};
 pub use feeds::{FeedFailure, FeedRow, FeedSuccess};
+pub use inventory::{ConsentCounts, InventoryItem, ModelCallCount, StatusCount};
+pub use maintenance::{ErasureOutcome, RetentionOutcome};
 pub use model_calls::ModelCallRecord;
 pub use subscribers::{SubscriberRow, SubscriberStatus};
 
@@ -62,7 +70,9 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
     /// The database belongs to another region.
-    #[error("region `{region}`: database {url} is stamped for region `{stamped}`; refusing to use another region's data")]
+    #[error(
+        "region `{region}`: database {url} is stamped for region `{stamped}`; refusing to use another region's data"
+    )]
     WrongRegion {
         /// The region that tried to open it.
         region: RegionId,
@@ -102,7 +112,10 @@ impl StoreError {
             Self::Open { .. } => true,
             Self::Query { source, .. } => matches!(
                 source,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
             ),
             Self::Migrate { .. } | Self::WrongRegion { .. } | Self::Corrupt { .. } => false,
         }
@@ -159,12 +172,22 @@ impl RegionStore {
     /// [`StoreError::Open`], [`StoreError::Migrate`], or
     /// [`StoreError::WrongRegion`] when the database belongs to another region.
     #[tracing::instrument(skip_all, fields(region = %region))]
-    pub async fn open(region: &RegionId, url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn open(
+        region: &RegionId,
+        url: &str,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let shown = redact_url(url);
-        let open_err = |source| StoreError::Open { region: region.clone(), url: shown.clone(), source };
+        let open_err = |source| StoreError::Open {
+            region: region.clone(),
+            url: shown.clone(),
+            source,
+        };
         let (backend, connect_url) = if url.starts_with("sqlite:") {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or(path);
             if path != ":memory:"
                 && let Some(parent) = Path::new(path).parent()
@@ -173,7 +196,11 @@ impl RegionStore {
                 std::fs::create_dir_all(parent).map_err(|e| open_err(sqlx::Error::Io(e)))?;
             }
             let sep = if url.contains('?') { '&' } else { '?' };
-            let u = if url.contains("mode=") { url.to_owned() } else { format!("{url}{sep}mode=rwc") };
+            let u = if url.contains("mode=") {
+                url.to_owned()
+            } else {
+                format!("{url}{sep}mode=rwc")
+            };
             (Backend::Sqlite, u)
         } else {
             (Backend::Postgres, url.to_owned())
@@ -181,14 +208,26 @@ impl RegionStore {
         // SQLite allows one writer; WAL lets readers go on while it writes.
         let options = sqlx::any::AnyConnectOptions::from_str(&connect_url).map_err(open_err)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { max_connections.min(4) } else { max_connections })
+            .max_connections(if backend == Backend::Sqlite {
+                max_connections.min(4)
+            } else {
+                max_connections
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -203,8 +242,16 @@ impl RegionStore {
         migrator
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate { region: region.clone(), url: shown.clone(), source })?;
-        let store = Self { pool, region: region.clone(), backend };
+            .map_err(|source| StoreError::Migrate {
+                region: region.clone(),
+                url: shown.clone(),
+                source,
+            })?;
+        let store = Self {
+            pool,
+            region: region.clone(),
+            backend,
+        };
         store.stamp(&shown).await?;
         Ok(store)
     }
@@ -215,12 +262,17 @@ impl RegionStore {
             .execute(&self.pool)
             .await
             .map_err(|e| self.query_err("stamping the database with its region", e))?;
-        let stamped: String = sqlx::query_scalar("SELECT value FROM region_meta WHERE key = 'region'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.query_err("reading the region stamp", e))?;
+        let stamped: String =
+            sqlx::query_scalar("SELECT value FROM region_meta WHERE key = 'region'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.query_err("reading the region stamp", e))?;
         if stamped != self.region.as_str() {
-            return Err(StoreError::WrongRegion { region: self.region.clone(), url: shown_url.to_owned(), stamped });
+            return Err(StoreError::WrongRegion {
+                region: self.region.clone(),
+                url: shown_url.to_owned(),
+                stamped,
+            });
         }
         Ok(())
     }
@@ -242,7 +294,10 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`] when it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| self.query_err("pinging the database", e))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.query_err("pinging the database", e))?;
         Ok(())
     }
 
@@ -256,11 +311,19 @@ impl RegionStore {
     }
 
     pub(crate) fn query_err(&self, what: impl Into<String>, source: sqlx::Error) -> StoreError {
-        StoreError::Query { region: self.region.clone(), what: what.into(), source }
+        StoreError::Query {
+            region: self.region.clone(),
+            what: what.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(&self, what: impl Into<String>, reason: impl ToString) -> StoreError {
-        StoreError::Corrupt { region: self.region.clone(), what: what.into(), reason: reason.to_string() }
+        StoreError::Corrupt {
+            region: self.region.clone(),
+            what: what.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -270,7 +333,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://data/us.db"), "sqlite://data/us.db");
     }

@@ -32,10 +32,18 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`]; nothing is deleted then.
-    pub async fn apply_retention(&self, transcripts_before: Option<i64>, insights_before: Option<i64>) -> Result<RetentionOutcome, StoreError> {
+    pub async fn apply_retention(
+        &self,
+        transcripts_before: Option<i64>,
+        insights_before: Option<i64>,
+    ) -> Result<RetentionOutcome, StoreError> {
         let what = "applying retention";
         let mut out = RetentionOutcome::default();
-        let mut tx = self.pool().begin().await.map_err(|e| self.query_err(what, e))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| self.query_err(what, e))?;
         if let Some(t) = transcripts_before {
             out.transcripts = sqlx::query("DELETE FROM transcripts WHERE created_at < $1")
                 .bind(t)
@@ -66,9 +74,16 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`]; nothing is deleted then.
-    pub async fn erase_subscriber(&self, email: &SubscriberEmail) -> Result<ErasureOutcome, StoreError> {
+    pub async fn erase_subscriber(
+        &self,
+        email: &SubscriberEmail,
+    ) -> Result<ErasureOutcome, StoreError> {
         let what = "erasing a subscriber";
-        let mut tx = self.pool().begin().await.map_err(|e| self.query_err(what, e))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| self.query_err(what, e))?;
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM subscribers WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(&mut *tx)
@@ -89,6 +104,9 @@ impl RegionStore {
             .await
             .map_err(|e| self.query_err(what, e))?;
         tx.commit().await.map_err(|e| self.query_err(what, e))?;
-        Ok(ErasureOutcome { found: true, deliveries })
+        Ok(ErasureOutcome {
+            found: true,
+            deliveries,
+        })
     }
 }

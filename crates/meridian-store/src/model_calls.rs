@@ -58,11 +58,33 @@ impl RegionStore {
         Ok(())
     }
 
+    /// Tokens (prompt plus completion) of every model call recorded at or
+    /// after `since` (Unix seconds): what the region has spent of its daily
+    /// token budget since the start of its day.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn model_tokens_since(&self, since: i64) -> Result<i64, StoreError> {
+        // PostgreSQL sums BIGINT into NUMERIC, which the Any driver cannot
+        // decode: cast back to BIGINT.
+        sqlx::query(
+            "SELECT CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) AS tokens \
+             FROM model_calls WHERE at >= $1",
+        )
+        .bind(since)
+        .try_map(|r: sqlx::any::AnyRow| r.try_get::<i64, _>("tokens"))
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| self.query_err("summing today's model tokens", e))
+    }
+
     /// Calls per (model, outcome), and total tokens in and out.
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn model_call_totals(&self) -> Result<Vec<(String, String, i64, i64, i64)>, StoreError> {
+    pub async fn model_call_totals(
+        &self,
+    ) -> Result<Vec<(String, String, i64, i64, i64)>, StoreError> {
         sqlx::query(
             "SELECT model, outcome, COUNT(*) AS n, CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS tin, CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS tout \
              FROM model_calls GROUP BY model, outcome ORDER BY model, outcome",

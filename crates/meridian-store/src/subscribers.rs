@@ -15,6 +15,9 @@ pub enum SubscriberStatus {
     Confirmed,
     /// Receives nothing any more.
     Unsubscribed,
+    /// A relay refused an email to the address permanently (5xx): it receives
+    /// nothing more until it is confirmed again by a fresh double opt-in.
+    Suppressed,
 }
 
 impl SubscriberStatus {
@@ -25,6 +28,7 @@ impl SubscriberStatus {
             Self::Unconfirmed => "unconfirmed",
             Self::Confirmed => "confirmed",
             Self::Unsubscribed => "unsubscribed",
+            Self::Suppressed => "suppressed",
         }
     }
 
@@ -33,6 +37,7 @@ impl SubscriberStatus {
             "unconfirmed" => Self::Unconfirmed,
             "confirmed" => Self::Confirmed,
             "unsubscribed" => Self::Unsubscribed,
+            "suppressed" => Self::Suppressed,
             _ => return None,
         })
     }
@@ -51,6 +56,12 @@ pub struct SubscriberRow {
     pub locale: Option<String>,
     /// How they were added: `config`, `cli`, `web`.
     pub source: String,
+    /// When they last confirmed (double opt-in), Unix seconds.
+    pub confirmed_at: Option<i64>,
+    /// When they last unsubscribed.
+    pub unsubscribed_at: Option<i64>,
+    /// When a relay last refused their address permanently.
+    pub suppressed_at: Option<i64>,
 }
 
 impl RegionStore {
@@ -60,10 +71,15 @@ impl RegionStore {
         let status: String = r.try_get("status").map_err(get)?;
         Ok(SubscriberRow {
             id: r.try_get("id").map_err(get)?,
-            email: SubscriberEmail::parse(&email).map_err(|e| self.corrupt("subscriber address", e.reason))?,
-            status: SubscriberStatus::parse(&status).ok_or_else(|| self.corrupt("subscriber status", &status))?,
+            email: SubscriberEmail::parse(&email)
+                .map_err(|e| self.corrupt("subscriber address", e.reason))?,
+            status: SubscriberStatus::parse(&status)
+                .ok_or_else(|| self.corrupt("subscriber status", &status))?,
             locale: r.try_get("locale").map_err(get)?,
             source: r.try_get("source").map_err(get)?,
+            confirmed_at: r.try_get("confirmed_at").map_err(get)?,
+            unsubscribed_at: r.try_get("unsubscribed_at").map_err(get)?,
+            suppressed_at: r.try_get("suppressed_at").map_err(get)?,
         })
     }
 
@@ -97,7 +113,7 @@ impl RegionStore {
         .map_err(|e| self.query_err("adding a subscriber", e))?
         .rows_affected()
             > 0;
-        let row = sqlx::query("SELECT id, email, status, locale, source FROM subscribers WHERE email = $1")
+        let row = sqlx::query("SELECT id, email, status, locale, source, confirmed_at, unsubscribed_at, suppressed_at FROM subscribers WHERE email = $1")
             .bind(email.as_str())
             .fetch_one(self.pool())
             .await
@@ -109,8 +125,11 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
-    pub async fn subscribers_with_status(&self, status: SubscriberStatus) -> Result<Vec<SubscriberRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, email, status, locale, source FROM subscribers WHERE status = $1 ORDER BY id")
+    pub async fn subscribers_with_status(
+        &self,
+        status: SubscriberStatus,
+    ) -> Result<Vec<SubscriberRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, email, status, locale, source, confirmed_at, unsubscribed_at, suppressed_at FROM subscribers WHERE status = $1 ORDER BY id")
             .bind(status.as_str())
             .fetch_all(self.pool())
             .await
@@ -123,7 +142,7 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
     pub async fn list_subscribers(&self) -> Result<Vec<SubscriberRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, email, status, locale, source FROM subscribers ORDER BY id")
+        let rows = sqlx::query("SELECT id, email, status, locale, source, confirmed_at, unsubscribed_at, suppressed_at FROM subscribers ORDER BY id")
             .fetch_all(self.pool())
             .await
             .map_err(|e| self.query_err("listing subscribers", e))?;
@@ -134,7 +153,12 @@ impl RegionStore {
     ///
     /// # Errors
     /// [`StoreError::Query`].
-    pub async fn set_subscriber_status(&self, email: &SubscriberEmail, status: SubscriberStatus, now: i64) -> Result<bool, StoreError> {
+    pub async fn set_subscriber_status(
+        &self,
+        email: &SubscriberEmail,
+        status: SubscriberStatus,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE subscribers SET status = $1, \
              confirmed_at = CASE WHEN $1 = 'confirmed' THEN $2 ELSE confirmed_at END, \
@@ -146,6 +170,74 @@ impl RegionStore {
         .execute(self.pool())
         .await
         .map_err(|e| self.query_err("updating a subscriber", e))?
+        .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+impl RegionStore {
+    /// The subscriber with row id `id`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] or [`StoreError::Corrupt`].
+    pub async fn subscriber(&self, id: i64) -> Result<Option<SubscriberRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, status, locale, source, confirmed_at, unsubscribed_at, suppressed_at FROM subscribers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.query_err(format!("reading subscriber {id}"), e))?;
+        row.map(|r| self.subscriber_from_row(&r)).transpose()
+    }
+
+    /// The subscriber with address `email`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] or [`StoreError::Corrupt`].
+    pub async fn subscriber_by_email(
+        &self,
+        email: &SubscriberEmail,
+    ) -> Result<Option<SubscriberRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, status, locale, source, confirmed_at, unsubscribed_at, suppressed_at FROM subscribers WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.query_err("reading a subscriber", e))?;
+        row.map(|r| self.subscriber_from_row(&r)).transpose()
+    }
+
+    /// Moves subscriber `id` to `status` at `now`, stamping the matching time
+    /// column (`confirmed_at`, `unsubscribed_at` or `suppressed_at`); `reason`
+    /// is kept for `suppressed` (the relay's reply code). Returns whether the
+    /// subscriber exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn update_subscriber_status(
+        &self,
+        id: i64,
+        status: SubscriberStatus,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE subscribers SET status = $1, \
+             confirmed_at = CASE WHEN $1 = 'confirmed' THEN $2 ELSE confirmed_at END, \
+             unsubscribed_at = CASE WHEN $1 = 'unsubscribed' THEN $2 ELSE unsubscribed_at END, \
+             suppressed_at = CASE WHEN $1 = 'suppressed' THEN $2 ELSE suppressed_at END, \
+             suppression_reason = CASE WHEN $1 = 'suppressed' THEN $3 ELSE suppression_reason END \
+             WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.query_err(format!("updating subscriber {id}"), e))?
         .rows_affected();
         Ok(n > 0)
     }

@@ -87,7 +87,12 @@ pub async fn run(cli: &Cli, action: &FeedsAction) -> anyhow::Result<ExitCode> {
                         (None, _, _) if f.fetch_count == 0 => "never fetched".to_owned(),
                         (None, _, _) => "ok".to_owned(),
                     };
-                    crate::say!("{:<16} {}  {}", state, f.url, f.title.as_deref().unwrap_or(""));
+                    crate::say!(
+                        "{:<16} {}  {}",
+                        state,
+                        f.url,
+                        f.title.as_deref().unwrap_or("")
+                    );
                 }
                 crate::say!("{} feed(s)", feeds.len());
             }
@@ -120,7 +125,8 @@ pub async fn run(cli: &Cli, action: &FeedsAction) -> anyhow::Result<ExitCode> {
             }
         }
         FeedsAction::Import { region, file } => {
-            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let outlines = match meridian_ingest::parse_opml(&bytes, &file.display().to_string()) {
                 Ok(o) => o,
                 Err(e) => {
@@ -136,7 +142,11 @@ pub async fn run(cli: &Cli, action: &FeedsAction) -> anyhow::Result<ExitCode> {
             for o in outlines {
                 match FeedUrl::parse(&o.xml_url) {
                     Ok(url) => {
-                        if store.add_feed(url.as_str(), o.title.as_deref(), "opml", now).await?.1 {
+                        if store
+                            .add_feed(url.as_str(), o.title.as_deref(), "opml", now)
+                            .await?
+                            .1
+                        {
                             added += 1;
                         } else {
                             present += 1;
@@ -159,9 +169,16 @@ pub async fn run(cli: &Cli, action: &FeedsAction) -> anyhow::Result<ExitCode> {
                 .list_feeds()
                 .await?
                 .into_iter()
-                .map(|f| meridian_ingest::OpmlOutline { title: f.title, xml_url: f.url, html_url: None })
+                .map(|f| meridian_ingest::OpmlOutline {
+                    title: f.title,
+                    xml_url: f.url,
+                    html_url: None,
+                })
                 .collect();
-            crate::write_stdout(format_args!("{}", meridian_ingest::write_opml(&format!("Meridian region {region}"), &outlines)));
+            crate::write_stdout(format_args!(
+                "{}",
+                meridian_ingest::write_opml(&format!("Meridian region {region}"), &outlines)
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

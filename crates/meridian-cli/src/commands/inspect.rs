@@ -63,7 +63,11 @@ fn to_feed_url(input: &str) -> Result<FeedUrl, String> {
 /// inputs are reported per input and turned into exit code 4.
 pub async fn run(what: &InspectWhat) -> anyhow::Result<ExitCode> {
     match what {
-        InspectWhat::Feed { inputs, json, allow_private } => {
+        InspectWhat::Feed {
+            inputs,
+            json,
+            allow_private,
+        } => {
             let region = RegionId::parse("inspect")?;
             let rules = EgressRules::new(&["*".to_owned()], *allow_private)?;
             let client = EgressClient::new(region, rules, EgressOptions::default())?;
@@ -71,18 +75,32 @@ pub async fn run(what: &InspectWhat) -> anyhow::Result<ExitCode> {
             let mut failed = 0;
             for input in inputs {
                 let result = match to_feed_url(input) {
-                    Ok(url) => meridian_ingest::fetch_feed(&client, &url, &Validators::default()).await.map_err(|e| e.to_string()),
+                    Ok(url) => meridian_ingest::fetch_feed(&client, &url, &Validators::default())
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e),
                 };
                 match result {
-                    Ok(FeedFetch::Fetched(f)) => reports.push(FeedReport { input, podcast: Some(f.feed), error: None }),
+                    Ok(FeedFetch::Fetched(f)) => reports.push(FeedReport {
+                        input,
+                        podcast: Some(f.feed),
+                        error: None,
+                    }),
                     Ok(FeedFetch::NotModified { .. }) => {
-                        reports.push(FeedReport { input, podcast: None, error: Some("unexpected 304 Not Modified".into()) });
+                        reports.push(FeedReport {
+                            input,
+                            podcast: None,
+                            error: Some("unexpected 304 Not Modified".into()),
+                        });
                     }
                     Err(e) => {
                         failed += 1;
                         eprintln!("error: {e}");
-                        reports.push(FeedReport { input, podcast: None, error: Some(e) });
+                        reports.push(FeedReport {
+                            input,
+                            podcast: None,
+                            error: Some(e),
+                        });
                     }
                 }
             }
@@ -91,19 +109,37 @@ pub async fn run(what: &InspectWhat) -> anyhow::Result<ExitCode> {
             } else {
                 for r in &reports {
                     let Some(p) = &r.podcast else { continue };
-                    crate::say!("{} — {} ({} episodes{})", r.input, p.title, p.episodes.len(), if p.blocked { ", podcast:block" } else { "" });
+                    crate::say!(
+                        "{} — {} ({} episodes{})",
+                        r.input,
+                        p.title,
+                        p.episodes.len(),
+                        if p.blocked { ", podcast:block" } else { "" }
+                    );
                     for e in &p.episodes {
-                        let date = e.published.map_or_else(|| "undated".to_owned(), |d| d.format("%Y-%m-%d").to_string());
-                        let kinds: Vec<String> = e.transcripts.iter().map(|t| t.mime_type.clone()).collect();
+                        let date = e.published.map_or_else(
+                            || "undated".to_owned(),
+                            |d| d.format("%Y-%m-%d").to_string(),
+                        );
+                        let kinds: Vec<String> =
+                            e.transcripts.iter().map(|t| t.mime_type.clone()).collect();
                         crate::say!(
                             "  {date}  {}{}",
                             e.title,
-                            if kinds.is_empty() { String::new() } else { format!("  [transcripts: {}]", kinds.join(", ")) }
+                            if kinds.is_empty() {
+                                String::new()
+                            } else {
+                                format!("  [transcripts: {}]", kinds.join(", "))
+                            }
                         );
                     }
                 }
             }
-            Ok(if failed > 0 { ExitCode::from(EXIT_INPUT) } else { ExitCode::SUCCESS })
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         InspectWhat::Transcript { path, format, json } => {
             let source = path.display().to_string();
@@ -115,10 +151,16 @@ pub async fn run(what: &InspectWhat) -> anyhow::Result<ExitCode> {
                 }
             };
             let format = format
-                .or_else(|| path.extension().and_then(|e| e.to_str()).and_then(TranscriptFormat::from_extension))
+                .or_else(|| {
+                    path.extension()
+                        .and_then(|e| e.to_str())
+                        .and_then(TranscriptFormat::from_extension)
+                })
                 .or_else(|| meridian_ingest::sniff_transcript_format(&bytes));
             let Some(format) = format else {
-                eprintln!("error: transcript `{source}`: unknown format; pass --type vtt|srt|json|html|text");
+                eprintln!(
+                    "error: transcript `{source}`: unknown format; pass --type vtt|srt|json|html|text"
+                );
                 return Ok(ExitCode::from(EXIT_INPUT));
             };
             match meridian_ingest::parse_transcript(&bytes, format, &source) {
@@ -133,7 +175,10 @@ pub async fn run(what: &InspectWhat) -> anyhow::Result<ExitCode> {
                     } else {
                         for s in &segments {
                             let at = s.start.map_or_else(|| "     ".to_owned(), format_offset);
-                            let who = s.speaker.as_deref().map_or(String::new(), |w| format!("{w}: "));
+                            let who = s
+                                .speaker
+                                .as_deref()
+                                .map_or(String::new(), |w| format!("{w}: "));
                             crate::say!("{at:>8}  {who}{}", s.text);
                         }
                     }

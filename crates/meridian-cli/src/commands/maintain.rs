@@ -29,7 +29,9 @@ pub async fn run(cli: &Cli, args: &MaintainArgs) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now().timestamp();
     let cut = |days: Option<u32>| days.map(|d| now - i64::from(d) * 86_400);
     let r = config.retention;
-    let out = store.apply_retention(cut(r.transcript_days), cut(r.insight_days)).await?;
+    let out = store
+        .apply_retention(cut(r.transcript_days), cut(r.insight_days))
+        .await?;
     let keep = |d: Option<u32>| d.map_or_else(|| "kept".to_owned(), |d| format!("{d} days"));
     crate::say!(
         "[{}] retention (transcripts: {}, insights: {}): deleted {} transcript(s), {} insight(s), {} cache entr(ies)",

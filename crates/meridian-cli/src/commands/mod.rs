@@ -1,9 +1,14 @@
 //! One module per command.
 
+pub mod audit;
 pub mod config;
+pub mod deploy;
 pub mod feeds;
 pub mod inspect;
+pub mod maintain;
+pub mod policy;
 pub mod run;
+pub mod serve;
 pub mod subscribers;
 
 use std::process::ExitCode;
@@ -40,10 +45,15 @@ pub(crate) async fn assemble(config: RegionConfig) -> anyhow::Result<Region> {
 }
 
 /// Opens a region's store (for commands that need nothing else of the region).
-pub(crate) async fn open_store(cli: &Cli, region: &str) -> Result<meridian_store::RegionStore, ExitCode> {
+pub(crate) async fn open_store(
+    cli: &Cli,
+    region: &str,
+) -> Result<meridian_store::RegionStore, ExitCode> {
     let config = load_region(cli, region)?;
-    meridian_store::RegionStore::open(&config.id, &config.storage_url, config.max_connections).await.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(crate::EXIT_RUNTIME)
-    })
+    meridian_store::RegionStore::open(&config.id, &config.storage_url, config.max_connections)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(crate::EXIT_RUNTIME)
+        })
 }

@@ -47,7 +47,10 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
             crate::say!("[{id}] {line}");
         }
     };
-    let report = region.run_daily(&options, &progress).await.context("daily run")?;
+    let report = region
+        .run_daily(&options, &progress)
+        .await
+        .context("daily run")?;
     region.shutdown().await;
     if args.json {
         crate::say!("{}", serde_json::to_string_pretty(&report)?);

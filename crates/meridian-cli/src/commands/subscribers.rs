@@ -33,6 +33,19 @@ pub enum SubscribersAction {
         #[arg(long)]
         region: String,
         /// The address.
+        #[arg(required_unless_present = "token")]
+        email: Option<String>,
+        /// Instead of an address: the token of an unsubscribe link, e.g. from
+        /// a mail to `unsubscribe+TOKEN@…` (`mail.unsubscribe_mailbox`).
+        #[arg(long, conflicts_with = "email")]
+        token: Option<String>,
+    },
+    /// Erase a person: their subscriber record and every delivery record naming them.
+    Erase {
+        /// The region.
+        #[arg(long)]
+        region: String,
+        /// The address.
         email: String,
     },
 }
@@ -51,7 +64,11 @@ fn parse_email(s: &str) -> Result<SubscriberEmail, ExitCode> {
 pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now().timestamp();
     match action {
-        SubscribersAction::Add { region, email, locale } => {
+        SubscribersAction::Add {
+            region,
+            email,
+            locale,
+        } => {
             let email = match parse_email(email) {
                 Ok(e) => e,
                 Err(code) => return Ok(code),
@@ -60,8 +77,21 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
                 Ok(s) => s,
                 Err(code) => return Ok(code),
             };
-            let (row, added) = store.add_subscriber(&email, SubscriberStatus::Confirmed, locale.as_deref(), "cli", now).await?;
-            crate::say!("{} {} ({})", if added { "added" } else { "already present:" }, row.email.as_str(), row.status.as_str());
+            let (row, added) = store
+                .add_subscriber(
+                    &email,
+                    SubscriberStatus::Confirmed,
+                    locale.as_deref(),
+                    "cli",
+                    now,
+                )
+                .await?;
+            crate::say!(
+                "{} {} ({})",
+                if added { "added" } else { "already present:" },
+                row.email.as_str(),
+                row.status.as_str()
+            );
         }
         SubscribersAction::List { region } => {
             let store = match super::open_store(cli, region).await {
@@ -70,11 +100,59 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
             };
             let subs = store.list_subscribers().await?;
             for s in &subs {
-                crate::say!("{:<13} {}  {}", s.status.as_str(), s.email.as_str(), s.locale.as_deref().unwrap_or(""));
+                crate::say!(
+                    "{:<13} {}  {}",
+                    s.status.as_str(),
+                    s.email.as_str(),
+                    s.locale.as_deref().unwrap_or("")
+                );
             }
             crate::say!("{} subscriber(s)", subs.len());
         }
-        SubscribersAction::Remove { region, email } => {
+        SubscribersAction::Remove {
+            region,
+            token: Some(token),
+            ..
+        } => {
+            let config = match super::load_region(cli, region) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let region = super::assemble(config).await?;
+            let result = region.unsubscribe(token, now).await;
+            region.shutdown().await;
+            match result {
+                Ok(_) => crate::say!("unsubscribed the subscriber of the link"),
+                Err(meridian_runtime::RuntimeError::Link { error, .. }) => {
+                    eprintln!("error: {error}");
+                    return Ok(ExitCode::from(EXIT_INPUT));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        SubscribersAction::Remove { region, email, .. } => {
+            let email = match parse_email(email.as_deref().unwrap_or_default()) {
+                Ok(e) => e,
+                Err(code) => return Ok(code),
+            };
+            let store = match super::open_store(cli, region).await {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            if store
+                .set_subscriber_status(&email, SubscriberStatus::Unsubscribed, now)
+                .await?
+            {
+                crate::say!("unsubscribed {}", email.as_str());
+            } else {
+                eprintln!(
+                    "error: {} is not a subscriber of region `{region}`",
+                    email.as_str()
+                );
+                return Ok(ExitCode::from(EXIT_INPUT));
+            }
+        }
+        SubscribersAction::Erase { region, email } => {
             let email = match parse_email(email) {
                 Ok(e) => e,
                 Err(code) => return Ok(code),
@@ -83,10 +161,18 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
                 Ok(s) => s,
                 Err(code) => return Ok(code),
             };
-            if store.set_subscriber_status(&email, SubscriberStatus::Unsubscribed, now).await? {
-                crate::say!("unsubscribed {}", email.as_str());
+            let out = store.erase_subscriber(&email).await?;
+            if out.found {
+                crate::say!(
+                    "erased {} and {} delivery record(s)",
+                    email.as_str(),
+                    out.deliveries
+                );
             } else {
-                eprintln!("error: {} is not a subscriber of region `{region}`", email.as_str());
+                eprintln!(
+                    "error: {} is not a subscriber of region `{region}`",
+                    email.as_str()
+                );
                 return Ok(ExitCode::from(EXIT_INPUT));
             }
         }

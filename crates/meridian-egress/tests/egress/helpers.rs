@@ -57,7 +57,10 @@ pub async fn spawn_axum(router: Router) -> (SocketAddr, Seen) {
     let app = router.layer(middleware::from_fn_with_state(seen.clone(), record));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    #[expect(clippy::disallowed_methods, reason = "a test server that lives as long as the test")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test server that lives as long as the test"
+    )]
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, seen)
 }
@@ -73,11 +76,17 @@ where
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
-    #[expect(clippy::disallowed_methods, reason = "a test server that lives as long as the test")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test server that lives as long as the test"
+    )]
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
-            #[expect(clippy::disallowed_methods, reason = "a test server that lives as long as the test")]
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "a test server that lives as long as the test"
+            )]
             tokio::spawn(serve(socket));
         }
     });

@@ -123,7 +123,12 @@ pub fn show_notes_transcript(episode: &EpisodeMeta) -> Transcript {
     // Show notes carry more than prose: chapter lists (`22:30 Topic`), headings
     // and boilerplate. Those lines are dropped, so that they neither become
     // insights nor run into the sentences around them.
-    let prose: String = episode.description.lines().filter(|l| is_prose_line(l)).collect::<Vec<_>>().join("\n");
+    let prose: String = episode
+        .description
+        .lines()
+        .filter(|l| is_prose_line(l))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut segments: Vec<Segment> = split_sentences(&prose)
         .into_iter()
         .map(|text| Segment {
@@ -158,13 +163,17 @@ fn is_prose_line(line: &str) -> bool {
     }
     let clock = l.split_whitespace().next().is_some_and(|w| {
         let w = w.trim_matches(|c: char| matches!(c, '(' | ')' | '[' | ']' | '-' | '–'));
-        w.contains(':') && w.split(':').all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+        w.contains(':')
+            && w.split(':')
+                .all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
     });
     if clock {
         return false;
     }
     let lower = l.to_lowercase();
-    if lower.contains("transcript") && (lower.contains("not available") || lower.contains("coming soon")) {
+    if lower.contains("transcript")
+        && (lower.contains("not available") || lower.contains("coming soon"))
+    {
         return false;
     }
     let punctuated = l.ends_with(['.', '!', '?', '…', '。', '！', '？', '"', '”', ')']);
@@ -310,10 +319,17 @@ pub(crate) fn speaker_prefix(line: &str) -> Option<(&str, &str)> {
         (None, None) => return None,
     };
     let (name, rest) = (line[..colon].trim(), &line[colon + width..]);
-    if name.is_empty() || name.len() > 40 || !(width > 1 || rest.is_empty() || rest.starts_with([' ', '\t'])) {
+    if name.is_empty()
+        || name.len() > 40
+        || !(width > 1 || rest.is_empty() || rest.starts_with([' ', '\t']))
+    {
         return None;
     }
-    if !name.chars().next().is_some_and(|c| c.is_uppercase() || (c.is_alphabetic() && !c.is_lowercase())) {
+    if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || (c.is_alphabetic() && !c.is_lowercase()))
+    {
         return None;
     }
     let words = name.split_whitespace().count();
@@ -409,9 +425,16 @@ mod tests {
 
     #[test]
     fn chinese_speaker_prefixes_with_either_colon() {
-        assert_eq!(speaker_prefix("周航: 我是周航。"), Some(("周航", "我是周航。")));
+        assert_eq!(
+            speaker_prefix("周航: 我是周航。"),
+            Some(("周航", "我是周航。"))
+        );
         assert_eq!(speaker_prefix("林晓：大家好"), Some(("林晓", "大家好")));
-        assert_eq!(speaker_prefix("这个问题我们之前已经讨论过很多次了：答案"), None, "a clause is not a name");
+        assert_eq!(
+            speaker_prefix("这个问题我们之前已经讨论过很多次了：答案"),
+            None,
+            "a clause is not a name"
+        );
         assert_eq!(speaker_prefix("so: lowercase words are not names"), None);
     }
 
@@ -506,13 +529,7 @@ mod tests {
         assert_eq!(t.source, TranscriptSource::ShowNotes);
         assert_eq!(t.language.as_deref(), Some("en"));
         let texts: Vec<_> = t.segments.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(
-            texts,
-            vec![
-                "We talk about Rust.",
-                "Why is it fast? Ok."
-            ]
-        );
+        assert_eq!(texts, vec!["We talk about Rust.", "Why is it fast? Ok."]);
         assert!(
             t.segments
                 .iter()

@@ -24,11 +24,17 @@ async fn spawn_smtp_sink(rcpt_reply: &'static str) -> (u16, Arc<Mutex<Seen>>) {
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let shared = Arc::clone(&seen);
-    #[expect(clippy::disallowed_methods, reason = "a test server that lives as long as the test")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test server that lives as long as the test"
+    )]
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let seen = Arc::clone(&shared);
-            #[expect(clippy::disallowed_methods, reason = "a test server that lives as long as the test")]
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "a test server that lives as long as the test"
+            )]
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut lines = BufReader::new(read).lines();

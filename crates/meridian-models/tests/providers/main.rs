@@ -3,6 +3,10 @@
 //! `ollama-rs` clients in the path.
 //!
 //! Run with `cargo test -p meridian-models --test providers`.
+//!
+//! Beyond the providers themselves: retries, breaker, concurrency limit and
+//! token budget of the chain ([`resilience`]), chunking of long transcripts
+//! ([`chunking`]) and speech-to-text ([`transcribe`]).
 
 #![expect(
     clippy::expect_used,
@@ -11,8 +15,11 @@
 )]
 
 mod both;
+mod chunking;
 mod grounding;
 mod injection;
 mod ollama;
 mod openai;
+mod resilience;
 mod support;
+mod transcribe;

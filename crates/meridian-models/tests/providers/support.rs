@@ -4,9 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use meridian_config::{ModelConfig, ProviderKind, Secret, Weights};
+use meridian_core::RegionId;
 use meridian_core::{Jurisdiction, Segment, Transcript, TranscriptFormat, TranscriptSource};
 use meridian_models::{
-    ExtractRequest, OllamaProvider, OpenAiProvider, ProviderError, ProviderOutput,
+    ExtractRequest, InsightChain, ModelProvider, OllamaProvider, OpenAiProvider, ProviderError,
+    ProviderOutput,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -101,6 +103,8 @@ pub fn model_config(kind: Kind, endpoint: &str) -> ModelConfig {
         weights,
         digest: None,
         timeout: Duration::from_secs(20),
+        max_retries: 2,
+        max_concurrency: 4,
         attributes: Vec::new(),
         unavailable: None,
     }
@@ -429,4 +433,240 @@ pub async fn closed_port() -> String {
     let addr = listener.local_addr().expect("address");
     drop(listener);
     format!("http://{addr}")
+}
+
+/// The `builtin` entry that ends every `insight` list.
+pub fn builtin_config() -> ModelConfig {
+    ModelConfig {
+        name: "builtin".to_owned(),
+        provider: ProviderKind::Builtin,
+        endpoint: None,
+        model: "extractive".to_owned(),
+        api_key_env: None,
+        api_key: None,
+        hosted_in: Jurisdiction::parse("US").expect("jurisdiction"),
+        origin: Jurisdiction::parse("US").expect("jurisdiction"),
+        weights: Weights::Open,
+        digest: None,
+        timeout: Duration::from_secs(20),
+        max_retries: 0,
+        max_concurrency: 1,
+        attributes: Vec::new(),
+        unavailable: None,
+    }
+}
+
+/// Builds the provider of a remote entry as the runtime does, on test clients.
+pub fn build_provider(config: &ModelConfig) -> Result<ModelProvider, ProviderError> {
+    match config.provider {
+        ProviderKind::OpenAi => OpenAiProvider::new(config, http013()).map(ModelProvider::OpenAi),
+        ProviderKind::Ollama => OllamaProvider::new(config, http012()).map(ModelProvider::Ollama),
+        ProviderKind::Builtin => Err(ProviderError::Config {
+            model: config.name.clone(),
+            reason: "builtin is built by the chain".to_owned(),
+        }),
+    }
+}
+
+/// The `insight` chain of region `us`: `models`, then builtin.
+pub fn chain_of(models: &[ModelConfig]) -> InsightChain {
+    let mut configs = models.to_vec();
+    configs.push(builtin_config());
+    InsightChain::new(
+        RegionId::parse("us").expect("region"),
+        &configs,
+        build_provider,
+    )
+}
+
+/// One scripted answer of a [`ScriptedServer`].
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    /// Time the server takes before answering (on the tokio clock).
+    pub delay: Duration,
+}
+
+impl Scripted {
+    pub fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A request as a [`ScriptedServer`] saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    /// When it arrived, on the tokio clock (paused in tests that wait).
+    pub at: tokio::time::Instant,
+}
+
+#[derive(Default)]
+struct ScriptState {
+    seen: Vec<Seen>,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+/// An HTTP/1.1 fake on loopback that runs as a task of the test's own
+/// runtime, unlike wiremock's server thread: on a paused tokio clock the
+/// runtime then sees the fake's work as its own and only jumps the clock
+/// when everything, fake included, waits on a timer. Answers the n-th
+/// request with the n-th script entry (the last one over and over), one
+/// request per connection, and counts requests in flight.
+pub struct ScriptedServer {
+    pub base: String,
+    state: std::sync::Arc<std::sync::Mutex<ScriptState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ScriptedServer {
+    pub async fn start(script: Vec<Scripted>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let state = std::sync::Arc::new(std::sync::Mutex::new(ScriptState::default()));
+        let shared = std::sync::Arc::clone(&state);
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "owned by the returned ScriptedServer, which aborts it on drop"
+        )]
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let state = std::sync::Arc::clone(&shared);
+                let script = script.clone();
+                #[expect(
+                    clippy::disallowed_methods,
+                    reason = "one connection; ends with its single response"
+                )]
+                tokio::spawn(answer(socket, state, script));
+            }
+        });
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            task,
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().expect("state").seen.clone()
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().expect("state").max_in_flight
+    }
+}
+
+async fn answer(
+    mut socket: tokio::net::TcpStream,
+    state: std::sync::Arc<std::sync::Mutex<ScriptState>>,
+    script: Vec<Scripted>,
+) {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let head_end = loop {
+        let n = socket.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            while seen.len() < end + 4 + length {
+                let n = socket.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                seen.extend_from_slice(&chunk[..n]);
+            }
+            break end;
+        }
+    };
+    let head = String::from_utf8_lossy(&seen[..head_end]).into_owned();
+    let path = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let reply = {
+        let mut s = state.lock().expect("state");
+        let index = s.seen.len().min(script.len().saturating_sub(1));
+        s.seen.push(Seen {
+            path,
+            at: tokio::time::Instant::now(),
+        });
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        script[index].clone()
+    };
+    tokio::time::sleep(reply.delay).await;
+    state.lock().expect("state").in_flight -= 1;
+    let mut out = format!(
+        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    for (name, value) in &reply.headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(&reply.body);
+    let _ = socket.write_all(out.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+/// The endpoint of a model of `kind` served at `base`.
+pub fn endpoint_at(kind: Kind, base: &str) -> String {
+    match kind {
+        Kind::OpenAi => format!("{base}/v1"),
+        Kind::Ollama => base.to_owned(),
+    }
+}
+
+/// A successful chat answer of `kind` carrying `content`.
+pub fn wire_reply(kind: Kind, content: &str, input_tokens: u64, output_tokens: u64) -> Value {
+    match kind {
+        Kind::OpenAi => openai_completion(content, input_tokens, output_tokens),
+        Kind::Ollama => ollama_chat(content, input_tokens, output_tokens),
+    }
+}
+
+/// An error answer of `kind` with `status`, in the server's own shape.
+pub fn wire_error(kind: Kind, message: &str) -> Value {
+    match kind {
+        Kind::OpenAi => {
+            json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}})
+        }
+        Kind::Ollama => json!({"error": message}),
+    }
 }

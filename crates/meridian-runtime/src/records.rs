@@ -1,0 +1,187 @@
+//! What happens to each email and each subscription, as the region records
+//! it: the two hooks every send and every consent change pass through.
+//!
+//! Addresses are personal data: the hooks receive the address, and what they
+//! write carries only a keyed hash of it ([`Region::recipient_hash`]). Today
+//! they write a structured log event (target `meridian::mail`); the region's
+//! audit log appends its record here too, so every call site already awaits
+//! them and handles their error.
+
+use meridian_core::SubscriberEmail;
+
+use crate::{Region, RuntimeError};
+
+/// Which email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// A daily digest.
+    Digest,
+    /// A double opt-in confirmation request.
+    Confirmation,
+}
+
+impl MailKind {
+    /// `digest` or `confirmation`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Digest => "digest",
+            Self::Confirmation => "confirmation",
+        }
+    }
+}
+
+/// What became of one try of an email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// Accepted by the relay or written to the outbox.
+    Sent,
+    /// A temporary (4xx) refusal: tried again later.
+    Deferred,
+    /// The relay could not be reached: tried again on the next run.
+    RelayDown,
+    /// Out of tries: dead-lettered.
+    DeadLettered,
+    /// A permanent (5xx) refusal: the address is suppressed.
+    Suppressed,
+    /// Cannot be sent as it is (message or configuration): given up.
+    Failed,
+}
+
+impl MailOutcome {
+    /// The outcome's name in logs and the audit log.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Deferred => "deferred",
+            Self::RelayDown => "relay_down",
+            Self::DeadLettered => "dead_lettered",
+            Self::Suppressed => "suppressed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One try of one email.
+#[derive(Debug, Clone, Copy)]
+pub struct MailEvent<'a> {
+    /// `delivery` (the daily run) or `server` (confirmation emails).
+    pub actor: &'static str,
+    /// Which email.
+    pub kind: MailKind,
+    /// The recipient. Never written out as is.
+    pub recipient: &'a SubscriberEmail,
+    /// The email's `Message-ID`.
+    pub message_id: &'a str,
+    /// What became of it.
+    pub outcome: MailOutcome,
+    /// The relay's reply code or failure kind (`451`, `connection`), never
+    /// the reply text (which may quote the address).
+    pub code: Option<&'a str>,
+    /// Whether the email carried the region's AI-generated-content label.
+    pub ai_labelled: bool,
+}
+
+impl<'a> MailEvent<'a> {
+    /// The same email with another outcome and code.
+    #[must_use]
+    pub fn with_outcome<'b>(self, outcome: MailOutcome, code: Option<&'b str>) -> MailEvent<'b>
+    where
+        'a: 'b,
+    {
+        MailEvent {
+            actor: self.actor,
+            kind: self.kind,
+            recipient: self.recipient,
+            message_id: self.message_id,
+            outcome,
+            code,
+            ai_labelled: self.ai_labelled,
+        }
+    }
+}
+
+/// A change of a subscriber's consent state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionChange {
+    /// Asked to subscribe (a confirmation email is queued).
+    SignedUp,
+    /// Confirmed through the emailed link.
+    Confirmed,
+    /// Unsubscribed (one-click, page, mail or operator).
+    Unsubscribed,
+    /// Suppressed after a permanent refusal by a relay.
+    Suppressed,
+}
+
+impl SubscriptionChange {
+    /// `signed_up`, `confirmed`, `unsubscribed` or `suppressed`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignedUp => "signed_up",
+            Self::Confirmed => "confirmed",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Suppressed => "suppressed",
+        }
+    }
+}
+
+impl Region {
+    /// The keyed hash that stands for `email` in everything the region
+    /// writes about it (logs, records): `hmac-sha256:…` under the region's
+    /// link secret.
+    #[must_use]
+    pub fn recipient_hash(&self, email: &SubscriberEmail) -> String {
+        self.links().recipient_hash(email)
+    }
+
+    /// Records one try of one email. Every send of the region, digest or
+    /// confirmation, calls this once with its outcome.
+    ///
+    /// # Errors
+    /// None today; the audit log's append errors will surface here.
+    pub async fn record_mail_event(&self, event: &MailEvent<'_>) -> Result<(), RuntimeError> {
+        let recipient = self.recipient_hash(event.recipient);
+        tracing::info!(
+            target: "meridian::mail",
+            region = %self.config().id,
+            actor = event.actor,
+            kind = event.kind.as_str(),
+            outcome = event.outcome.as_str(),
+            recipient.hash = %recipient,
+            recipient.domain = %event.recipient.domain(),
+            message_id = %event.message_id,
+            code = event.code.unwrap_or(""),
+            ai_labelled = event.ai_labelled,
+            "Email {}.",
+            event.outcome.as_str()
+        );
+        Ok(())
+    }
+
+    /// Records a change of a subscriber's consent state by `actor`
+    /// (`server`, `delivery`, `cli`).
+    ///
+    /// # Errors
+    /// None today; the audit log's append errors will surface here.
+    pub async fn record_subscription_change(
+        &self,
+        actor: &'static str,
+        subscriber: &SubscriberEmail,
+        change: SubscriptionChange,
+    ) -> Result<(), RuntimeError> {
+        let subscriber = self.recipient_hash(subscriber);
+        tracing::info!(
+            target: "meridian::mail",
+            region = %self.config().id,
+            actor,
+            change = change.as_str(),
+            subscriber.hash = %subscriber,
+            "Subscription {}.",
+            change.as_str()
+        );
+        Ok(())
+    }
+}

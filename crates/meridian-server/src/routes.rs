@@ -1,0 +1,302 @@
+//! The handlers: thin, each a few calls into the region's runtime.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use meridian_core::{Locale, SubscriberEmail};
+use meridian_runtime::{
+    CONFIRM_VALID_HOURS, ConfirmOutcome, Region, RuntimeError, SUPPORTED_LOCALES,
+};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiError, PageError};
+use crate::pages::{self, Lang, Message, PageContext};
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The page language and region name of `region`.
+pub(crate) fn page_context(region: &Region) -> PageContext<'_> {
+    let cfg = region.config();
+    PageContext {
+        lang: Lang::of(&cfg.locale),
+        region_name: &cfg.name,
+    }
+}
+
+/// A page with status 200.
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
+    (status, Html(body)).into_response()
+}
+
+/// A supported locale tag, or `None` for anything else.
+fn supported_locale(tag: Option<&str>) -> Result<Option<Locale>, ()> {
+    match tag.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => SUPPORTED_LOCALES
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(t))
+            .and_then(|s| Locale::parse(s).ok())
+            .map(Some)
+            .ok_or(()),
+    }
+}
+
+/// `GET /subscribe`: the form.
+pub(crate) async fn subscribe_page(State(state): State<AppState>) -> Result<Response, PageError> {
+    subscribe_form_page(&state.region, "", None, false)
+}
+
+fn subscribe_form_page(
+    region: &Region,
+    email: &str,
+    locale: Option<&str>,
+    error: bool,
+) -> Result<Response, PageError> {
+    let cfg = region.config();
+    let selected = locale.unwrap_or(cfg.locale.as_str());
+    let body = pages::subscribe(
+        &page_context(region),
+        &cfg.mail.ai_label,
+        &SUPPORTED_LOCALES,
+        selected,
+        email,
+        error,
+    )
+    .map_err(PageError::template(region))?;
+    Ok(html(
+        if error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        body,
+    ))
+}
+
+/// The subscribe form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SubscribeForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// `POST /subscribe`: queue a confirmation email; the same page whatever
+/// the address.
+pub(crate) async fn subscribe_form(
+    State(state): State<AppState>,
+    form: Result<Form<SubscribeForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let region = &state.region;
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(
+            FormRejection::FailedToDeserializeForm(_)
+            | FormRejection::FailedToDeserializeFormBody(_),
+        ) => {
+            return subscribe_form_page(region, "", None, true);
+        }
+        // Not a form at all, or too large: axum's own status (415, 413…).
+        Err(other) => return Ok(other.into_response()),
+    };
+    let Ok(locale) = supported_locale(form.locale.as_deref()) else {
+        return subscribe_form_page(region, &form.email, None, false);
+    };
+    let Ok(email) = SubscriberEmail::parse(&form.email) else {
+        return subscribe_form_page(
+            region,
+            &form.email,
+            locale.as_ref().map(Locale::as_str),
+            true,
+        );
+    };
+    region
+        .request_subscription(&email, locale.as_ref(), "web", unix_now())
+        .await
+        .map_err(PageError::internal(region))?;
+    state.confirmations.notify_one();
+    let body = pages::message(
+        &page_context(region),
+        Message::CheckInbox,
+        CONFIRM_VALID_HOURS,
+    )
+    .map_err(PageError::template(region))?;
+    Ok(html(StatusCode::OK, body))
+}
+
+/// The JSON subscribe request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubscribeRequest {
+    email: String,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// `POST /api/v1/subscribe`: as the form, in JSON. `202 Accepted` whatever
+/// the address.
+pub(crate) async fn subscribe_json(
+    State(state): State<AppState>,
+    body: Result<Json<SubscribeRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let region = &state.region;
+    let Json(request) = body.map_err(|e| ApiError::BadRequest {
+        field: None,
+        message: e.body_text(),
+    })?;
+    let locale =
+        supported_locale(request.locale.as_deref()).map_err(|()| ApiError::BadRequest {
+            field: Some("locale"),
+            message: format!("must be one of {}", SUPPORTED_LOCALES.join(", ")),
+        })?;
+    let email = SubscriberEmail::parse(&request.email).map_err(|e| ApiError::BadRequest {
+        field: Some("email"),
+        message: e.reason.to_owned(),
+    })?;
+    region
+        .request_subscription(&email, locale.as_ref(), "api", unix_now())
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    state.confirmations.notify_one();
+    let reply = serde_json::json!({
+        "status": "pending_confirmation",
+        "message": "If the address can receive email, a confirmation email is on its way.",
+        "confirm_within_hours": CONFIRM_VALID_HOURS,
+    });
+    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
+}
+
+/// `?token=…`
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// A link error as a page, anything else as a 500.
+fn link_failure(region: &Region, e: RuntimeError) -> PageError {
+    match e {
+        RuntimeError::Link { error, .. } => PageError::BadLink {
+            region_page: crate::error::RegionPage::of(region),
+            error,
+        },
+        other => PageError::internal(region)(other),
+    }
+}
+
+/// `GET /confirm?token=…`: confirms; idempotent.
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let region = &state.region;
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    let outcome = region
+        .confirm_subscription(&token, unix_now())
+        .await
+        .map_err(|e| link_failure(region, e))?;
+    let which = match outcome {
+        ConfirmOutcome::Confirmed => Message::Confirmed,
+        ConfirmOutcome::AlreadyConfirmed => Message::AlreadyConfirmed,
+    };
+    let body = pages::message(&page_context(region), which, CONFIRM_VALID_HOURS)
+        .map_err(PageError::template(region))?;
+    Ok(html(StatusCode::OK, body))
+}
+
+/// `GET /unsubscribe?token=…`: one button; following the link changes nothing.
+pub(crate) async fn unsubscribe_page(
+    State(state): State<AppState>,
+    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let region = &state.region;
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    region
+        .check_unsubscribe_link(&token, unix_now())
+        .await
+        .map_err(|e| link_failure(region, e))?;
+    // The token is checked: it is `[a-z0-9.]` only, safe in the action URL.
+    let action = format!("/unsubscribe?token={token}");
+    let body =
+        pages::unsubscribe(&page_context(region), &action).map_err(PageError::template(region))?;
+    Ok(html(StatusCode::OK, body))
+}
+
+/// `POST /unsubscribe?token=…`: RFC 8058 one-click unsubscribe. No session,
+/// no CSRF token, no redirect: the signed token is the credential. The body
+/// (`List-Unsubscribe=One-Click`, form-encoded or multipart) is not needed
+/// and not checked, so that no client's encoding can make it fail.
+pub(crate) async fn unsubscribe(
+    State(state): State<AppState>,
+    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let region = &state.region;
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    region
+        .unsubscribe(&token, unix_now())
+        .await
+        .map_err(|e| link_failure(region, e))?;
+    let body = pages::message(
+        &page_context(region),
+        Message::Unsubscribed,
+        CONFIRM_VALID_HOURS,
+    )
+    .map_err(PageError::template(region))?;
+    Ok(html(StatusCode::OK, body))
+}
+
+/// `GET /healthz`: the process answers.
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: the region's database answers.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    match state.region.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::error!(region = %state.region.config().id, error = %e, "Not ready: the database does not answer.");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready: database\n").into_response()
+        }
+    }
+}
+
+/// `GET /assets/meridian.css`.
+pub(crate) async fn stylesheet() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+/// Anything else: a 404 page.
+pub(crate) async fn not_found(State(state): State<AppState>) -> Result<Response, PageError> {
+    let region: &Arc<Region> = &state.region;
+    let body = pages::message(
+        &page_context(region),
+        Message::NotFound,
+        CONFIRM_VALID_HOURS,
+    )
+    .map_err(PageError::template(region))?;
+    Ok(html(StatusCode::NOT_FOUND, body))
+}
