@@ -12,6 +12,12 @@ def load(path: str) -> dict:
 
 def main() -> None:
     out = pathlib.Path(sys.argv[1])
+    if (out / "parse.json").exists() and (out / "feedparser.json").exists():
+        parse_table(out)
+    daily_table(out)
+
+
+def parse_table(out: pathlib.Path) -> None:
     parse = load(out / "parse.json")
     fp = load(out / "feedparser.json")
     m, s = parse["meridian"], parse["scan"]
@@ -30,6 +36,8 @@ def main() -> None:
     if parse["refused"]:
         print(f"- Meridian refused: {parse['refused']}")
 
+
+def daily_table(out: pathlib.Path) -> None:
     runs = sorted((load(p) for p in out.glob("daily-*.json")), key=lambda r: r["feeds"])
     if not runs:
         return

@@ -29,10 +29,6 @@ html = message.get_body(preferencelist=("html",))
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     out.write(html.get_content())
 PY
-  chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-    --disable-component-update --disable-sync --no-first-run \
-    --user-data-dir="$(mktemp -d -p "$work")" --hide-scrollbars \
-    --screenshot="docs/screenshots/digest-$region.png" --window-size=900,1600 \
-    "file://$work/$region.html" 2>/dev/null
+  bench/screenshot.sh "$work/$region.html" "docs/screenshots/digest-$region.png" 900x1600 >/dev/null
   echo "docs/screenshots/digest-$region.png from $(basename "$eml")"
 done

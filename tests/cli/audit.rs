@@ -40,17 +40,42 @@ fn demo_then_verify_export_and_report_every_format() {
         }
     }
 
-    let (code, out, err) = audit(data.path(), &["verify", "--region", "us"]);
-    assert_eq!(code, 0, "verify after the demo: {out}\n{err}");
-    assert!(out.contains("OK: the chain is intact"), "{out}");
+    // Every region's run recorded its decisions and calls and signed its
+    // chain at the end: verify and report work for each.
+    for id in ["us", "cn", "eu"] {
+        let (code, out, err) = audit(data.path(), &["verify", "--region", id]);
+        assert_eq!(code, 0, "verify {id} after the demo: {out}\n{err}");
+        assert!(out.contains("OK: the chain is intact"), "{out}");
+        assert!(
+            out.contains("1 checkpoint(s), 1 signature(s) verified"),
+            "the demo's run of {id} ends with a signed checkpoint: {out}"
+        );
+        let (code, out, err) = audit(
+            data.path(),
+            &["report", "--region", id, "--format", "md", "--out", "-"],
+        );
+        assert_eq!(code, 0, "report {id}: {out}\n{err}");
+        assert!(out.contains("## 4. Policy decisions"), "{out}");
+        let decisions: u64 = out
+            .lines()
+            .find_map(|l| l.split_once(" decision(s): "))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(
+            decisions > 0,
+            "{id}'s report shows the run's policy decisions: {out}"
+        );
+        assert!(out.contains("global.fetch.admitted-hosts"), "{out}");
+        assert!(out.contains("global.models.public-and-derived"), "{out}");
+    }
 
     // An on-demand checkpoint signs the head; the chain still verifies.
     let (code, out, err) = audit(data.path(), &["checkpoint", "--region", "us"]);
     assert_eq!(code, 0, "checkpoint: {out}\n{err}");
-    assert!(out.contains("checkpoint 1 of region `us`"), "{out}");
+    assert!(out.contains("checkpoint 2 of region `us`"), "{out}");
     let (code, out, err) = audit(data.path(), &["verify", "--region", "us"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("1 signature(s) verified"), "{out}");
+    assert!(out.contains("2 signature(s) verified"), "{out}");
 
     // The key may come from the environment instead (the config loader leaves
     // the variable alone); it wins over the key file.
@@ -171,7 +196,8 @@ fn demo_then_verify_export_and_report_every_format() {
     let edited = data.path().join("edited.jsonl");
     std::fs::write(
         &edited,
-        text.replace("\"actor\":\"audit\"", "\"actor\":\"intruder\""),
+        // The first record, the region's `config_load`.
+        text.replacen("\"actor\":\"runtime\"", "\"actor\":\"intruder\"", 1),
     )
     .unwrap();
     let (code, out, err) = verify_file(&edited);

@@ -15,6 +15,9 @@ mod isolation;
 mod policy;
 mod run;
 mod serve;
+mod telemetry;
+mod tokens;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

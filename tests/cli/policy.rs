@@ -105,6 +105,44 @@ fn a_cn_config_naming_a_us_hosted_model_fails_config_check_naming_the_policy() {
 }
 
 #[test]
+fn run_and_serve_refuse_a_region_whose_config_breaks_its_policies() {
+    let layout = Layout::new(&["cn"]);
+    layout.edit("regions/cn.toml", |t| {
+        t.replacen("hosted_in = \"CN\"", "hosted_in = \"US\"", 1)
+    });
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    for args in [
+        &["--data-dir", data_dir, "run", "--region", "cn"][..],
+        &[
+            "--data-dir",
+            data_dir,
+            "serve",
+            "--region",
+            "cn",
+            "--listen",
+            "127.0.0.1:0",
+        ][..],
+    ] {
+        let (code, out, err) = layout.meridian(args);
+        assert_eq!(
+            code, 3,
+            "{args:?}: a region breaking its policies does not start\nstdout: {out}\nstderr: {err}"
+        );
+        for part in ["region `cn`", "model `qwen`", "cn.models.hosted-in-cn"] {
+            assert!(
+                err.contains(part),
+                "{args:?}: the refusal names {part}: {err}"
+            );
+        }
+    }
+    assert!(
+        !data.path().join("cn.db").exists(),
+        "nothing was opened for the refused region"
+    );
+}
+
+#[test]
 fn a_us_model_of_a_forbidden_origin_fails_config_check() {
     let layout = Layout::new(&["us"]);
     layout.edit("regions/us.toml", |t| {

@@ -6,8 +6,26 @@ use meridian_store::{EpisodeStatus, RegionStore};
 
 use crate::{eml_count, meridian, repo, run};
 
-/// A region `us` whose feeds are the sample podcasts, served on loopback at `base`.
-fn write_region(dir: &Path, base: &str, addr: std::net::SocketAddr) {
+/// A region `us` whose feeds are the sample podcasts, served on loopback at
+/// `base`, in `<root>/regions` with the shipped policies beside it in
+/// `<root>/policies` (a region does not start without its policies); returns
+/// the config folder.
+fn write_region(root: &Path, base: &str, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    let policies = root.join("policies");
+    for folder in ["global", "us"] {
+        std::fs::create_dir_all(policies.join(folder)).unwrap();
+        for entry in std::fs::read_dir(repo().join("policies").join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, policies.join(folder).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(
+        repo().join("policies/schema.cedarschema"),
+        policies.join("schema.cedarschema"),
+    )
+    .unwrap();
+    let dir = root.join("regions");
+    std::fs::create_dir_all(&dir).unwrap();
     let opml = std::fs::read_to_string(repo().join("demo/us.opml"))
         .unwrap()
         .replace("{{base_url}}", base);
@@ -19,6 +37,7 @@ fn write_region(dir: &Path, base: &str, addr: std::net::SocketAddr) {
             &format!("allow = [\"api.openai.com\", \"{addr}\"]"),
         );
     std::fs::write(dir.join("us.toml"), toml).unwrap();
+    dir
 }
 
 fn run_json(config: &Path, data: &Path, extra: &[&str]) -> serde_json::Value {
@@ -57,10 +76,10 @@ async fn rerunning_the_same_day_sends_no_email_and_calls_no_model() {
     let base = server.base_url.clone();
     let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    write_region(config.path(), &base, server.addr);
+    let regions = write_region(config.path(), &base, server.addr);
     let outbox = data.path().join("outbox/us");
 
-    let (c, d) = (config.path().to_owned(), data.path().to_owned());
+    let (c, d) = (regions.clone(), data.path().to_owned());
     let first = tokio::task::spawn_blocking(move || run_json(&c, &d, &[]))
         .await
         .unwrap();
@@ -103,7 +122,7 @@ async fn rerunning_the_same_day_sends_no_email_and_calls_no_model() {
     }
     store.close().await;
 
-    let (c, d) = (config.path().to_owned(), data.path().to_owned());
+    let (c, d) = (regions.clone(), data.path().to_owned());
     let second = tokio::task::spawn_blocking(move || run_json(&c, &d, &["--refresh-all"]))
         .await
         .unwrap();

@@ -93,6 +93,17 @@ pub enum AuditError {
         /// What is wrong.
         reason: String,
     },
+    /// A group-committed append failed (the writer's store error, as text,
+    /// for every caller whose records were in the failed transaction).
+    #[error("region `{region}`: appending to the audit log: {reason}")]
+    Append {
+        /// The region.
+        region: String,
+        /// The store's error.
+        reason: String,
+        /// Whether the store error was retryable.
+        retryable: bool,
+    },
     /// The report could not be built or rendered.
     #[error("region `{region}`: audit report: {reason}")]
     Report {
@@ -116,6 +127,7 @@ impl AuditError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
+            Self::Append { retryable, .. } => *retryable,
             Self::Key { .. }
             | Self::KeyExists { .. }
             | Self::Io { .. }

@@ -34,6 +34,10 @@ pub struct AuditLog {
 struct Inner {
     /// The region's store, where the chain lives.
     store: RegionStore,
+    /// Batches waiting for the next group commit (see [`AuditLog::record_batch`]).
+    queue: std::sync::Mutex<Vec<Queued>>,
+    /// Held by the task writing the queue: one writer at a time per process.
+    writer: tokio::sync::Mutex<()>,
     /// Key of the keyed hashes that stand for personal data (stored in the
     /// region's own database, shared by its replicas).
     secret: Zeroizing<Vec<u8>>,
@@ -55,6 +59,19 @@ impl std::fmt::Debug for AuditLog {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// One event ready to be sealed: everything but its place in the chain.
+struct Prepared {
+    kind: AuditKind,
+    at: i64,
+    members: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A caller's batch waiting for a group commit, and where its answer goes.
+struct Queued {
+    records: Vec<Prepared>,
+    done: tokio::sync::oneshot::Sender<Result<Vec<AuditReceipt>, AuditError>>,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -93,7 +110,13 @@ impl AuditLog {
             })
         })?);
         Ok(Self {
-            inner: Arc::new(Inner { store, secret, key }),
+            inner: Arc::new(Inner {
+                store,
+                queue: std::sync::Mutex::new(Vec::new()),
+                writer: tokio::sync::Mutex::new(()),
+                secret,
+                key,
+            }),
         })
     }
 
@@ -146,30 +169,135 @@ impl AuditLog {
     /// must not act on it.
     #[tracing::instrument(skip_all, fields(region = %self.region(), kind = %event.kind))]
     pub async fn record(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
+        let mut receipts = self.record_batch(vec![event]).await?;
+        receipts.pop().ok_or_else(|| AuditError::Append {
+            region: self.region().to_string(),
+            reason: "the append returned no receipt".into(),
+            retryable: false,
+        })
+    }
+
+    /// Appends `events` to the chain in order, in one transaction: the same
+    /// records as one [`Self::record`] each, at a fraction of the cost.
+    ///
+    /// Appends of one process are **group-committed**: while one append is
+    /// being written, the batches other tasks hand in wait in a queue, and
+    /// the next writer writes all of them in one transaction (one lock, one
+    /// commit), each batch contiguous and in the order it was queued. Every
+    /// caller still returns only once its own records are committed, so
+    /// "record, then act" holds. On SQLite, where every transaction takes the
+    /// database's single write lock, this turns one lock per record into one
+    /// lock per burst of concurrent records (docs/benchmarks.md).
+    ///
+    /// # Errors
+    /// [`AuditError::Store`] or [`AuditError::Append`]; then none of the
+    /// events is recorded.
+    #[tracing::instrument(skip_all, fields(region = %self.region(), events = events.len()))]
+    pub async fn record_batch(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> Result<Vec<AuditReceipt>, AuditError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = Utc::now();
-        let kind = event.kind;
-        let members = event.into_members(self.region(), now);
-        let row = self
+        let region = self.region().clone();
+        let records: Vec<Prepared> = events
+            .into_iter()
+            .map(|e| Prepared {
+                kind: e.kind,
+                at: now.timestamp(),
+                members: e.into_members(&region, now),
+            })
+            .collect();
+        let (done, mut receipt) = tokio::sync::oneshot::channel();
+        if let Ok(mut queue) = self.inner.queue.lock() {
+            queue.push(Queued { records, done });
+        }
+        {
+            let _writer = self.inner.writer.lock().await;
+            // The writer before us may have written our batch already.
+            if let Ok(result) = receipt.try_recv() {
+                return result;
+            }
+            let queued = self
+                .inner
+                .queue
+                .lock()
+                .map(|mut q| std::mem::take(&mut *q))
+                .unwrap_or_default();
+            self.write_queued(queued).await;
+        }
+        receipt.await.unwrap_or_else(|_| {
+            Err(AuditError::Append {
+                region: self.region().to_string(),
+                reason: "the append was interrupted before it committed".into(),
+                retryable: true,
+            })
+        })
+    }
+
+    /// Writes queued batches in one transaction and answers each caller.
+    async fn write_queued(&self, queued: Vec<Queued>) {
+        if queued.is_empty() {
+            return;
+        }
+        let sizes: Vec<usize> = queued.iter().map(|q| q.records.len()).collect();
+        let mut answers = Vec::with_capacity(queued.len());
+        let mut records = Vec::with_capacity(sizes.iter().sum());
+        for q in queued {
+            answers.push(q.done);
+            records.extend(q.records);
+        }
+        let result = self
             .inner
             .store
-            .append_audit(|head| {
-                let prev = head.hash.clone().unwrap_or_else(|| GENESIS_HASH.to_owned());
-                let seq = head.seq + 1;
-                let (record, hash) = seal(members, seq_u64(seq), &prev);
-                AuditRow {
-                    seq,
-                    at: now.timestamp(),
-                    kind: kind.as_str().to_owned(),
-                    record,
-                    prev_hash: prev,
-                    hash,
-                }
+            .append_audit_batch(|head| {
+                let mut prev = head.hash.clone().unwrap_or_else(|| GENESIS_HASH.to_owned());
+                let mut seq = head.seq;
+                records
+                    .into_iter()
+                    .map(|r| {
+                        seq += 1;
+                        let (record, hash) = seal(r.members, seq_u64(seq), &prev);
+                        AuditRow {
+                            seq,
+                            at: r.at,
+                            kind: r.kind.as_str().to_owned(),
+                            record,
+                            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                            hash,
+                        }
+                    })
+                    .collect()
             })
-            .await?;
-        Ok(AuditReceipt {
-            seq: seq_u64(row.seq),
-            hash: row.hash,
-        })
+            .await;
+        match result {
+            Ok(rows) => {
+                let mut rows = rows.into_iter();
+                for (done, size) in answers.into_iter().zip(sizes) {
+                    let receipts = rows
+                        .by_ref()
+                        .take(size)
+                        .map(|r| AuditReceipt {
+                            seq: seq_u64(r.seq),
+                            hash: r.hash,
+                        })
+                        .collect();
+                    let _ = done.send(Ok(receipts));
+                }
+            }
+            Err(e) => {
+                let (reason, retryable) = (e.to_string(), e.is_retryable());
+                for done in answers {
+                    let _ = done.send(Err(AuditError::Append {
+                        region: self.region().to_string(),
+                        reason: reason.clone(),
+                        retryable,
+                    }));
+                }
+            }
+        }
     }
 
     /// Signs the chain: appends a `checkpoint` record and a checkpoint over it

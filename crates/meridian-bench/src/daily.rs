@@ -124,6 +124,28 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The region's policies beside its config folder (`regions/../policies`):
+/// the shipped schema and global rules, and an empty `bench/` folder (global
+/// rules only), as `Region::assemble` needs them.
+fn write_policies(dir: &Path) -> anyhow::Result<()> {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    std::fs::create_dir_all(dir.join("global"))?;
+    std::fs::create_dir_all(dir.join("bench"))?;
+    std::fs::copy(
+        shipped.join("schema.cedarschema"),
+        dir.join("schema.cedarschema"),
+    )?;
+    for entry in std::fs::read_dir(shipped.join("global"))? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name()
+            && path.extension().is_some_and(|e| e == "cedar")
+        {
+            std::fs::copy(&path, dir.join("global").join(name))?;
+        }
+    }
+    Ok(())
+}
+
 fn write_region(dir: &Path, args: &Args) -> anyhow::Result<()> {
     let allow: Vec<String> = shape::all_hosts(args.hosts)
         .iter()
@@ -221,12 +243,20 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&config_dir)?;
     std::fs::create_dir_all(&data_dir)?;
     write_region(&config_dir, &args)?;
+    write_policies(&work.path().join("policies"))?;
     let config = meridian_config::load_region(&config_dir, &data_dir, &RegionId::parse("bench")?)?;
     let resolve = shape::all_hosts(args.hosts)
         .into_iter()
         .map(|h| (h, server.addr))
         .collect();
-    let region = Region::assemble(config, &AssembleOptions { resolve }).await?;
+    let region = Region::assemble(
+        config,
+        &AssembleOptions {
+            resolve,
+            ..AssembleOptions::default()
+        },
+    )
+    .await?;
 
     let first_options = RunOptions::today(&region);
     let first = timed_run(&region, &first_options).await?;

@@ -219,6 +219,7 @@ async fn run_regions(
         config.egress.allow.push(DEMO_HOST.to_owned());
         let options = AssembleOptions {
             resolve: vec![(DEMO_HOST.to_owned(), server.addr)],
+            ..AssembleOptions::default()
         };
         let region = Region::assemble(config, &options)
             .await

@@ -84,6 +84,8 @@ pub enum Command {
     Demo,
     /// Perform one daily run of a region.
     Run(commands::run::RunArgs),
+    /// Work a region's job queue (the stages of its runs) beside other workers.
+    Worker(commands::worker::WorkerArgs),
     /// Serve a region's HTTP service: subscribe, confirm, one-click unsubscribe, health.
     Serve(commands::serve::ServeArgs),
     /// Apply the region's retention rules (delete old transcripts and insights).
@@ -111,6 +113,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: commands::subscribers::SubscribersAction,
+    },
+    /// Bearer tokens of a region's admin API: create (printed once), list, revoke.
+    Tokens {
+        /// What to do.
+        #[command(subcommand)]
+        action: commands::tokens::TokensAction,
     },
     /// The tamper-evident audit log: keys, checkpoints, verification, export, compliance report.
     Audit {
@@ -190,12 +198,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Demo => demo::run(&cli).await,
         Command::Run(args) => commands::run::run(&cli, args).await,
+        Command::Worker(args) => commands::worker::run(&cli, args).await,
         Command::Serve(args) => commands::serve::run(&cli, args).await,
         Command::Maintain(args) => commands::maintain::run(&cli, args).await,
         Command::Config { action } => commands::config::run(&cli, action),
         Command::Inspect { what } => commands::inspect::run(what).await,
         Command::Feeds { action } => commands::feeds::run(&cli, action).await,
         Command::Subscribers { action } => commands::subscribers::run(&cli, action).await,
+        Command::Tokens { action } => commands::tokens::run(&cli, action).await,
         Command::Audit { action } => commands::audit::run(&cli, action).await,
         Command::Policy { action } => commands::policy::run(&cli, action),
         Command::Deploy { action } => commands::deploy::run(&cli, action),
@@ -204,7 +214,15 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_RUNTIME)
+            // A region refused for its policies is a configuration problem
+            // (fail closed), like `config check` reports it.
+            match e.downcast_ref::<meridian_runtime::RuntimeError>() {
+                Some(
+                    meridian_runtime::RuntimeError::Policies { .. }
+                    | meridian_runtime::RuntimeError::PolicyViolations { .. },
+                ) => ExitCode::from(EXIT_CONFIG),
+                _ => ExitCode::from(EXIT_RUNTIME),
+            }
         }
     }
 }

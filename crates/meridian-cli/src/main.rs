@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     let region = match &cli.command {
         meridian_cli::Command::Run(args) => Some(args.region.clone()),
         meridian_cli::Command::Serve(args) => Some(args.region.clone()),
+        meridian_cli::Command::Worker(args) => Some(args.region.clone()),
         _ => None,
     };
     // Dropped on every return path, which flushes the exporter (when on).

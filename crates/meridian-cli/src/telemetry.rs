@@ -4,8 +4,9 @@
 //! (the full URL, e.g. `http://collector:4318/v1/traces`) or
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (the base URL; `/v1/traces` is appended) is
 //! set, unless `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`. The
-//! other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, compression) are
-//! read by the exporter as the specification says.
+//! other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout) are read by the
+//! exporter as the specification says; compression is not built in, so
+//! `OTEL_EXPORTER_OTLP_COMPRESSION` is ignored (spans go uncompressed).
 //!
 //! Spans go through a batch processor, which runs on its own thread with a
 //! blocking HTTP client, so exporting never competes with the run for the
@@ -224,8 +225,12 @@ mod tests {
         let rules = EgressRules::new(&[ollama.address().to_string()], false).unwrap();
         let egress = EgressClient::new(region.clone(), rules, EgressOptions::default()).unwrap();
         let chain = InsightChain::new(region, &[qwen(&ollama.uri())], |config| {
-            OllamaProvider::new(config, egress.legacy_reqwest_client().clone())
-                .map(ModelProvider::Ollama)
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "a span test of the provider alone, with no region and so no gate"
+            )]
+            let http = egress.legacy_reqwest_client().clone();
+            OllamaProvider::new(config, http).map(ModelProvider::Ollama)
         });
         let transcript = Transcript {
             source: TranscriptSource::ShowNotes,

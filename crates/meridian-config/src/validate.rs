@@ -217,6 +217,8 @@ pub struct DigestSettings {
 pub struct RegionConfig {
     /// The file it came from.
     pub source: PathBuf,
+    /// The `--data-dir` it was loaded with (key files, outbox, SQLite files).
+    pub data_dir: PathBuf,
     /// Region id.
     pub id: RegionId,
     /// Display name.
@@ -558,6 +560,7 @@ impl RegionConfig {
             (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_backend), true) => {
                 Ok(Self {
                     source: source.to_owned(),
+                    data_dir: data_dir.to_owned(),
                     id: expected.clone(),
                     name: if raw.name.is_empty() {
                         expected.to_string()

@@ -28,12 +28,19 @@
 //!
 //! nor can a renderer smuggle one in beside a safe value:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! use meridian_core::{Insight, PromptText, SubscriberEmail};
-//! # fn insight() -> Insight { unimplemented!() }
+//! let insight = Insight {
+//!     text: "Backups are only real once restored.".into(),
+//!     quote: "a backup you never restored is a hope".into(),
+//!     start: Some(62.0),
+//!     importance: 0.8,
+//!     why: String::new(),
+//!     model: "builtin".into(),
+//! };
 //! let email = SubscriberEmail::parse("ada@example.com").unwrap();
 //! let mut prompt = PromptText::new();
-//! prompt.push(&insight(), |_, out| out.push_str(email.as_str())); // a capturing closure is not a `fn`
+//! prompt.push(&insight, |_, out| out.push_str(email.as_str())); // a capturing closure is not a `fn`
 //! ```
 //!
 //! nor as run-time text:

@@ -152,6 +152,44 @@ pub fn effective_locale(locale: &Locale) -> &'static str {
     Lang::resolve(locale).tag()
 }
 
+/// A digest as a web page shows it (the server's archive): the same words,
+/// localised date, labels, scores and moment links as its email, as one
+/// template value, so that the page cannot drift from what subscribers
+/// received. Fields: `lang`, `subject`, `title`, `date`, `ai_label`,
+/// `items` (each `number`, `text`, `quote`, `podcast`, `episode`, `lang`,
+/// `lang_badge`, `listen` = {`label`, `url`} or none, `why`, `scores`),
+/// `labels` (`from`, `why_picked`, `colon`, `empty`, `quote_open`,
+/// `quote_close`…), `footer`, `region_name`, `timezone`. Show URLs through
+/// [`href`].
+#[must_use]
+pub fn digest_view(digest: &Digest, ctx: &RenderContext) -> Value {
+    let lang = Lang::resolve(&ctx.locale);
+    Value::from(Serde(&View::new(digest, ctx, lang)))
+}
+
+/// `date` written out in `locale`'s words, as in a digest's subject:
+/// "Friday, 27 November 2026", "2026年11月27日 星期五",
+/// "Freitag, 27. November 2026".
+#[must_use]
+pub fn format_date(locale: &Locale, date: NaiveDate) -> String {
+    Lang::resolve(locale).format_date(date)
+}
+
+/// The link a digest item shows: the moment its quote starts in the episode
+/// (see [`moment_url`]), or the episode itself when the start is unknown;
+/// `None` when the episode has no web link (`http(s)` only: feed data may
+/// carry any scheme).
+#[must_use]
+pub fn item_link(item: &DigestItem) -> Option<String> {
+    let url = item.episode_url.as_deref().map(str::trim).filter(|u| {
+        !u.is_empty() && is_safe_link(u) && !u.to_ascii_lowercase().starts_with("mailto:")
+    })?;
+    Some(match item.insight.start {
+        Some(start) => moment_url(url, Some(start)),
+        None => url.to_owned(),
+    })
+}
+
 /// The template environment, built once. Templates are embedded so a binary
 /// never depends on files next to it; a template error is kept (not
 /// panicked on) and returned by every render.
@@ -190,8 +228,10 @@ fn build_environment() -> Result<Environment<'static>, minijinja::Error> {
 /// survive (a feed could carry a `javascript:` URL), and the value is escaped
 /// for a quoted attribute without turning `/` into `&#x2f;` as minijinja's
 /// general HTML escape does, which keeps links readable to spam filters and
-/// old clients.
-fn href(url: String) -> Value {
+/// old clients. Public so that another template environment showing a
+/// [`digest_view`] (the web archive) escapes its links the same way.
+#[must_use]
+pub fn href(url: String) -> Value {
     if !is_safe_link(&url) {
         return Value::from_safe_string(String::new());
     }
@@ -220,7 +260,8 @@ fn is_safe_link(url: &str) -> bool {
 /// The link to the moment a quote starts: the episode URL with a Media
 /// Fragments `#t=SECONDS` (replacing any fragment it had). Players and
 /// browsers that know the syntax seek there; others open the episode.
-fn moment_url(episode_url: &str, start: Option<f64>) -> String {
+#[must_use]
+pub fn moment_url(episode_url: &str, start: Option<f64>) -> String {
     let base = episode_url.split('#').next().unwrap_or(episode_url);
     match start {
         Some(s) if s.is_finite() && s > 0.0 => {
@@ -868,6 +909,30 @@ mod tests {
             "Ihre Top 3 Podcast-Erkenntnisse — Freitag, 27. November 2026"
         );
         assert!(out.text.contains("Relevanz 0,80"), "German decimal comma");
+    }
+
+    #[test]
+    fn item_link_points_at_the_moment_and_refuses_other_schemes() {
+        let mut it = item(1, Some(61.9), None);
+        assert_eq!(
+            item_link(&it).as_deref(),
+            Some("https://pod.example/ep1#t=61")
+        );
+        it.insight.start = None;
+        assert_eq!(item_link(&it).as_deref(), Some("https://pod.example/ep1"));
+        for bad in ["javascript:alert(1)", "mailto:a@b.example", "  "] {
+            it.episode_url = Some(bad.to_owned());
+            assert_eq!(item_link(&it), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn format_date_is_the_subject_date() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let zh = format_date(&Locale::parse("zh-CN").unwrap(), date);
+        assert_eq!(zh, "2026年11月27日 星期五");
+        let de = format_date(&Locale::parse("de-AT").unwrap(), date);
+        assert_eq!(de, "Freitag, 27. November 2026");
     }
 
     #[test]

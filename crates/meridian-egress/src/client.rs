@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use meridian_core::RegionId;
@@ -14,7 +14,9 @@ use reqwest::header::{
 };
 use url::{Host, Url};
 
-use crate::error::EgressError;
+use crate::address::{AddressClass, classify};
+use crate::error::{EgressError, FailureKind};
+use crate::gate::{RequestGate, RequestHop, RequestOutcome};
 use crate::outcome::{CacheHints, FetchOutcome, Fetched, Validators};
 use crate::resolver::{self, GuardedResolver, LegacyGuardedResolver};
 use crate::rules::EgressRules;
@@ -61,6 +63,8 @@ impl Default for EgressOptions {
 #[derive(Debug, Clone)]
 pub struct EgressClient {
     inner: Arc<Inner>,
+    /// The region's policy gate, asked about every hop (see [`crate::RequestGate`]).
+    gate: Option<Arc<dyn RequestGate>>,
 }
 
 #[derive(Debug)]
@@ -159,7 +163,22 @@ impl EgressClient {
                 options,
                 client,
             }),
+            gate: None,
         })
+    }
+
+    /// The same client, asking `gate` about every request and redirect hop
+    /// before it is sent, and telling it how each ended.
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn RequestGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Whether a policy gate is set.
+    #[must_use]
+    pub fn is_gated(&self) -> bool {
+        self.gate.is_some()
     }
 
     /// The region this client belongs to.
@@ -224,12 +243,126 @@ impl EgressClient {
     ) -> Result<FetchOutcome, EgressError> {
         let cap = max_body_bytes.unwrap_or(self.inner.options.max_body_bytes);
         let deadline = self.inner.options.total_timeout;
-        match tokio::time::timeout(deadline, self.follow(url, validators, cap)).await {
+        // The hop in flight when the deadline passes, so its end is recorded.
+        let in_flight: std::sync::Mutex<Option<(Url, usize, Instant)>> =
+            std::sync::Mutex::new(None);
+        match tokio::time::timeout(deadline, self.follow(url, validators, cap, &in_flight)).await {
             Ok(outcome) => outcome,
-            Err(_elapsed) => Err(EgressError::Timeout {
-                url: Box::new(url.clone()),
-            }),
+            Err(_elapsed) => {
+                let pending = in_flight.lock().ok().and_then(|mut p| p.take());
+                if let (Some(gate), Some((hop_url, redirect, started))) = (&self.gate, pending) {
+                    let (host, port) = host_port(&hop_url);
+                    let hop = self.hop(&hop_url, &host, port, true, redirect);
+                    gate.completed(&RequestOutcome {
+                        hop,
+                        status: None,
+                        failure: Some(FailureKind::Timeout),
+                        bytes: 0,
+                        elapsed_ms: millis(started),
+                    })
+                    .await;
+                }
+                Err(EgressError::Timeout {
+                    url: Box::new(url.clone()),
+                })
+            }
         }
+    }
+
+    /// A hop as the gate sees it.
+    fn hop<'a>(
+        &self,
+        url: &'a Url,
+        host: &'a str,
+        port: u16,
+        admitted: bool,
+        redirect: usize,
+    ) -> RequestHop<'a> {
+        RequestHop {
+            url,
+            host,
+            port,
+            private: self.known_private(host),
+            admitted,
+            redirect,
+        }
+    }
+
+    /// Whether `host` is private without a DNS lookup: an IP literal or a
+    /// fixed answer outside the public range, or a `localhost` name.
+    fn known_private(&self, host: &str) -> bool {
+        let public = |ip: std::net::IpAddr| classify(ip) == AddressClass::Public;
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return !public(ip);
+        }
+        if let Some(addr) = self.inner.overrides.get(host) {
+            return !public(addr.ip());
+        }
+        host == "localhost" || host.ends_with(".localhost")
+    }
+
+    /// Asks the gate about one hop, after the allow-list gave `verdict`: the
+    /// allow-list's refusal, else the gate's, else `Ok`.
+    async fn authorize(
+        &self,
+        url: &Url,
+        redirect: usize,
+        verdict: Result<(), EgressError>,
+    ) -> Result<(), EgressError> {
+        let Some(gate) = &self.gate else {
+            return verdict;
+        };
+        let (host, port) = host_port(url);
+        // Only a refusal by the rules makes a hop "not admitted"; a DNS
+        // failure while screening a wildcard host is a failed request.
+        let admitted = !matches!(&verdict, Err(e) if e.kind() == FailureKind::RefusedByPolicy);
+        let hop = self.hop(url, &host, port, admitted, redirect);
+        match gate.authorize(&hop).await {
+            Ok(()) => {
+                if let Err(e) = &verdict {
+                    gate.completed(&RequestOutcome {
+                        hop,
+                        status: None,
+                        failure: Some(e.kind()),
+                        bytes: 0,
+                        elapsed_ms: 0,
+                    })
+                    .await;
+                }
+                verdict
+            }
+            Err(refusal) => Err(verdict.err().unwrap_or_else(|| EgressError::PolicyDenied {
+                url: Box::new(url.clone()),
+                refusal,
+            })),
+        }
+    }
+
+    /// Tells the gate how an authorised hop ended.
+    async fn completed(
+        &self,
+        url: &Url,
+        redirect: usize,
+        started: Instant,
+        result: Result<(u16, u64), FailureKind>,
+    ) {
+        let Some(gate) = &self.gate else {
+            return;
+        };
+        let (host, port) = host_port(url);
+        let hop = self.hop(url, &host, port, true, redirect);
+        let (status, failure, bytes) = match result {
+            Ok((status, bytes)) => (Some(status), None, bytes),
+            Err(kind) => (None, Some(kind), 0),
+        };
+        gate.completed(&RequestOutcome {
+            hop,
+            status,
+            failure,
+            bytes,
+            elapsed_ms: millis(started),
+        })
+        .await;
     }
 
     /// The redirect loop.
@@ -238,6 +371,7 @@ impl EgressClient {
         start: &Url,
         validators: &Validators,
         cap: u64,
+        in_flight: &std::sync::Mutex<Option<(Url, usize, Instant)>>,
     ) -> Result<FetchOutcome, EgressError> {
         let conditional = conditional_headers(validators);
         let mut current = without_fragment(start);
@@ -246,19 +380,32 @@ impl EgressClient {
         let mut only_permanent_so_far = true;
         let mut hops = 0;
         loop {
-            self.admit(&current).await?;
-            let response = self
-                .inner
-                .client
-                .get(current.clone())
-                .headers(conditional.clone())
-                .send()
-                .await
-                .map_err(|e| EgressError::from_reqwest(&current, &e))?;
-            let status = response.status();
+            let verdict = self.admit(&current).await;
+            self.authorize(&current, hops, verdict).await?;
+            let started = Instant::now();
+            if let Ok(mut slot) = in_flight.lock() {
+                *slot = Some((current.clone(), hops, started));
+            }
+            let hop = self.send_hop(&current, &conditional, cap).await;
+            if let Ok(mut slot) = in_flight.lock() {
+                *slot = None;
+            }
+            let (response, body) = match hop {
+                Ok(x) => {
+                    let bytes = x.1.as_ref().map_or(0, |b| b.len() as u64);
+                    self.completed(&current, hops, started, Ok((x.0.status.as_u16(), bytes)))
+                        .await;
+                    x
+                }
+                Err(e) => {
+                    self.completed(&current, hops, started, Err(e.kind())).await;
+                    return Err(e);
+                }
+            };
+            let status = response.status;
 
             if is_followed_redirect(status) {
-                let next = redirect_target(&current, status, response.headers())?;
+                let next = redirect_target(&current, status, &response.headers)?;
                 hops += 1;
                 if hops > self.inner.options.max_redirects {
                     return Err(EgressError::TooManyRedirects {
@@ -285,7 +432,7 @@ impl EgressClient {
                 continue;
             }
 
-            let cache = CacheHints::from_headers(response.headers(), SystemTime::now());
+            let cache = CacheHints::from_headers(&response.headers, SystemTime::now());
             return match status.as_u16() {
                 304 => Ok(FetchOutcome::NotModified {
                     final_url: current,
@@ -304,7 +451,7 @@ impl EgressClient {
                 200..=299 => {
                     let header = |name| {
                         response
-                            .headers()
+                            .headers
                             .get(name)
                             .and_then(|v: &HeaderValue| v.to_str().ok())
                             .map(str::to_owned)
@@ -312,7 +459,7 @@ impl EgressClient {
                     let content_type = header(CONTENT_TYPE);
                     let etag = header(ETAG);
                     let last_modified = header(LAST_MODIFIED);
-                    let body = read_capped(&current, response, cap).await?;
+                    let body = body.unwrap_or_default();
                     Ok(FetchOutcome::Fetched(Fetched {
                         final_url: current,
                         status: status.as_u16(),
@@ -331,6 +478,35 @@ impl EgressClient {
                 }),
             };
         }
+    }
+
+    /// Sends one hop: the response head, and for a 2xx answer its body read
+    /// up to `cap` (so that the hop's outcome, bytes included, is known
+    /// before it is recorded).
+    async fn send_hop(
+        &self,
+        url: &Url,
+        conditional: &HeaderMap,
+        cap: u64,
+    ) -> Result<(Head, Option<Bytes>), EgressError> {
+        let response = self
+            .inner
+            .client
+            .get(url.clone())
+            .headers(conditional.clone())
+            .send()
+            .await
+            .map_err(|e| EgressError::from_reqwest(url, &e))?;
+        let head = Head {
+            status: response.status(),
+            headers: response.headers().clone(),
+        };
+        let body = if head.status.is_success() {
+            Some(read_capped(url, response, cap).await?)
+        } else {
+            None
+        };
+        Ok((head, body))
     }
 
     /// The checks before a request: the rules, and for a host reached through
@@ -366,6 +542,28 @@ impl EgressClient {
         }
         Ok(())
     }
+}
+
+/// The status and headers of a hop's response.
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+}
+
+/// The host (lower case, IPv6 without brackets) and port of a URL; empty and
+/// 0 when it has none (such a URL is refused by the rules).
+fn host_port(url: &Url) -> (String, u16) {
+    let host = match url.host() {
+        Some(Host::Ipv6(ip)) => ip.to_string(),
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Domain(d)) => d.to_ascii_lowercase(),
+        None => String::new(),
+    };
+    (host, url.port_or_known_default().unwrap_or(0))
+}
+
+fn millis(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn conditional_headers(validators: &Validators) -> HeaderMap {

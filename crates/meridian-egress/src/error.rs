@@ -66,6 +66,14 @@ pub enum EgressError {
         /// Its range.
         class: AddressClass,
     },
+    /// The region's policy gate refused the request (see [`crate::RequestGate`]).
+    #[error("refused `{url}`: {refusal}")]
+    PolicyDenied {
+        /// The refused URL.
+        url: Box<Url>,
+        /// The determining policies and why.
+        refusal: crate::gate::GateRefusal,
+    },
     /// Name resolution failed or returned nothing.
     #[error("DNS lookup for `{url}` failed: {detail}")]
     Dns {
@@ -191,7 +199,8 @@ pub enum FailureKind {
     Gone,
     /// HTTP 429.
     RateLimited,
-    /// The egress rules refused the URL, host or address (also: an invalid rule).
+    /// The egress rules or the region's policy gate refused the URL, host or
+    /// address (also: an invalid rule).
     RefusedByPolicy,
     /// TCP connect failure or a broken transfer.
     Connect,
@@ -259,7 +268,8 @@ impl EgressError {
             | Self::RefusedScheme { .. }
             | Self::MissingHost { .. }
             | Self::HostNotAllowed { .. }
-            | Self::AddressRefused { .. } => FailureKind::RefusedByPolicy,
+            | Self::AddressRefused { .. }
+            | Self::PolicyDenied { .. } => FailureKind::RefusedByPolicy,
             Self::ClientBuild { .. } | Self::Tls { .. } => FailureKind::Tls,
             Self::Dns { .. } => FailureKind::Dns,
             Self::Connect { .. } => FailureKind::Connect,

@@ -16,7 +16,17 @@
 //! - redirects followed by hand, each hop re-checked, counted and loop-checked;
 //! - connect and total timeouts, a user agent, and a body cap enforced while
 //!   streaming, on decompressed bytes;
-//! - conditional GET ([`Validators`]) and parsed caching hints ([`CacheHints`]).
+//! - conditional GET ([`Validators`]) and parsed caching hints ([`CacheHints`]);
+//! - the region's policy gate ([`RequestGate`], set with
+//!   [`EgressClient::with_gate`]): every request and redirect hop, admitted by
+//!   the allow-list or not, is decided and recorded before it is sent, and its
+//!   outcome (status or failure kind, bytes) recorded after.
+//!
+//! The raw reqwest clients ([`EgressClient::reqwest_client`],
+//! [`EgressClient::legacy_reqwest_client`]) bypass the gate's per-request
+//! decision, so `clippy.toml` forbids them outside the one place that hands
+//! them to a model provider after the gate allowed that model (the runtime's
+//! `sovereignty` module).
 //!
 //! Failures are [`EgressError`]s; [`EgressError::kind`] gives a stable
 //! [`FailureKind`] for logs, metrics and the audit report.
@@ -38,6 +48,7 @@
 mod address;
 mod client;
 mod error;
+mod gate;
 mod outcome;
 mod resolver;
 mod rules;
@@ -45,5 +56,6 @@ mod rules;
 pub use address::{AddressClass, classify};
 pub use client::{EgressClient, EgressOptions};
 pub use error::{EgressError, FailureKind};
+pub use gate::{GateFuture, GateRefusal, RequestGate, RequestHop, RequestOutcome};
 pub use outcome::{CacheHints, FetchOutcome, Fetched, Validators};
 pub use rules::EgressRules;

@@ -123,8 +123,10 @@ fn month_number(tok: &str) -> Option<u32> {
     if tok.len() < 3 || !tok.is_ascii() {
         return None;
     }
-    let head = tok[..3].to_ascii_lowercase();
-    let n = MONTHS.iter().position(|m| *m == head)?;
+    let head = &tok.as_bytes()[..3];
+    let n = MONTHS
+        .iter()
+        .position(|m| head.eq_ignore_ascii_case(m.as_bytes()))?;
     u32::try_from(n + 1).ok()
 }
 
@@ -133,38 +135,53 @@ fn zone_offset(tok: &str) -> Option<i32> {
     let b = tok.as_bytes();
     if b[0] == b'+' || b[0] == b'-' {
         let sign = if b[0] == b'-' { -1 } else { 1 };
-        let digits: String = tok[1..].chars().filter(char::is_ascii_digit).collect();
-        let (h, m): (i32, i32) = match digits.len() {
-            1 | 2 => (digits.parse().ok()?, 0),
-            3 | 4 => (
-                digits[..digits.len() - 2].parse().ok()?,
-                digits[digits.len() - 2..].parse().ok()?,
-            ),
+        // The digits after the sign, any separator (`:`) skipped.
+        let mut digits = [0i32; 4];
+        let mut len = 0;
+        for d in b[1..].iter().filter(|d| d.is_ascii_digit()) {
+            *digits.get_mut(len)? = i32::from(d - b'0');
+            len += 1;
+        }
+        let number = |ds: &[i32]| ds.iter().fold(0, |n, d| n * 10 + d);
+        let (h, m): (i32, i32) = match len {
+            1 | 2 => (number(&digits[..len]), 0),
+            3 | 4 => (number(&digits[..len - 2]), number(&digits[len - 2..len])),
             _ => return None,
         };
         return (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60));
     }
-    let hours = match tok.to_ascii_uppercase().as_str() {
-        "GMT" | "UT" | "UTC" | "Z" | "WET" => 0,
-        "EST" => -5,
-        "EDT" => -4,
-        "CST" => -6,
-        "CDT" => -5,
-        "MST" => -7,
-        "MDT" => -6,
-        "PST" => -8,
-        "PDT" => -7,
-        "AKST" => -9,
-        "AKDT" => -8,
-        "HST" => -10,
-        "BST" | "CET" | "WEST" => 1,
-        "CEST" | "EET" => 2,
-        "EEST" | "MSK" => 3,
-        "JST" | "KST" => 9,
-        "AEST" => 10,
-        "AEDT" => 11,
-        _ => return None,
-    };
+    const ZONES: [(&str, i32); 27] = [
+        ("GMT", 0),
+        ("UT", 0),
+        ("UTC", 0),
+        ("Z", 0),
+        ("WET", 0),
+        ("EST", -5),
+        ("EDT", -4),
+        ("CST", -6),
+        ("CDT", -5),
+        ("MST", -7),
+        ("MDT", -6),
+        ("PST", -8),
+        ("PDT", -7),
+        ("AKST", -9),
+        ("AKDT", -8),
+        ("HST", -10),
+        ("BST", 1),
+        ("CET", 1),
+        ("WEST", 1),
+        ("CEST", 2),
+        ("EET", 2),
+        ("EEST", 3),
+        ("MSK", 3),
+        ("JST", 9),
+        ("KST", 9),
+        ("AEST", 10),
+        ("AEDT", 11),
+    ];
+    let (_, hours) = ZONES
+        .iter()
+        .find(|(name, _)| tok.eq_ignore_ascii_case(name))?;
     Some(hours * 3600)
 }
 
@@ -176,14 +193,19 @@ pub(crate) fn parse_duration(s: &str) -> Option<u64> {
         return None;
     }
     let mut total: f64 = 0.0;
-    let parts: Vec<&str> = s.split(':').collect();
-    if parts.len() > 3 {
+    let parts = 1 + s.bytes().filter(|b| *b == b':').count();
+    if parts > 3 {
         return None;
     }
-    for (i, part) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
+    for (i, part) in s.split(':').enumerate() {
+        let last = i + 1 == parts;
         let v: f64 = if last {
-            part.trim().replace(',', ".").parse().ok()?
+            let part = part.trim();
+            if part.contains(',') {
+                part.replace(',', ".").parse().ok()?
+            } else {
+                part.parse().ok()?
+            }
         } else {
             f64::from(part.trim().parse::<u32>().ok()?)
         };

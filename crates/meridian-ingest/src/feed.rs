@@ -10,26 +10,39 @@
 //! for those would have had to re-find every item anyway. It still reads JSON
 //! Feed documents (see [`crate::jsonfeed`]).
 //!
+//! Speed (issue 3; measured in docs/benchmarks.md against a bare quick-xml
+//! scan of the same bytes): text is borrowed from the document unless it has
+//! to be assembled ([`Text`]); namespace declarations are classified once per
+//! declaration, not per element ([`crate::xmlns`]); ordinary attribute lists
+//! and already-normal `http(s)` links are read with plain byte loops
+//! ([`PlainAttributes`], [`crate::links`]); and each item becomes an episode
+//! as soon as it closes, while its text is still in the cache. Each shortcut
+//! has a test that holds it to the general path it stands in for.
+//!
 //! Safety: a feed whose DOCTYPE declares entities (an entity bomb, an XXE
 //! probe) is refused as `unparseable`; quick-xml never expands such entities
 //! anyway, and external (`SYSTEM`) entities are never fetched. An undeclared
 //! `&name;` is kept as written (HTML entities are decoded later where the text
 //! is HTML).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use meridian_core::{
     ContentHash, Enclosure, EpisodeGuid, EpisodeMeta, FeedUrl, GuidSource, PodcastFeed,
     TranscriptFormat, TranscriptLink,
 };
-use quick_xml::NsReader;
+use quick_xml::Reader;
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::QName;
 
 use crate::date::{parse_date, parse_duration};
 use crate::error::{DocKind, IngestError};
 use crate::html::html_to_text;
+use crate::links::{resolve_link, resolve_resource};
 use crate::text::{decode_xml, excerpt, line_at, looks_binary};
+use crate::xmlns::{Namespaces, Ns};
 
 /// The largest feed accepted (the biggest real feed in the corpus is 4 MB).
 pub const MAX_FEED_BYTES: usize = 64 * 1024 * 1024;
@@ -80,7 +93,7 @@ pub fn parse_feed(bytes: &[u8], source: &FeedUrl) -> Result<PodcastFeed, IngestE
             ));
         }
     }
-    let raw = Scanner::new(body).run().map_err(|e| match e {
+    let raw = Scanner::new(body, source).run().map_err(|e| match e {
         ScanError::Xml { pos, message } => {
             let line = line_at(body, pos) + skipped_lines;
             IngestError::unparseable(
@@ -106,70 +119,6 @@ pub fn parse_feed(bytes: &[u8], source: &FeedUrl) -> Result<PodcastFeed, IngestE
 
 // ---------------------------------------------------------------------------
 // Pass: XML events to raw strings.
-
-/// Namespaces we read, matched by URI (or, when undeclared, by the usual prefix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ns {
-    /// No namespace, or RSS 1.0/0.9's own: the core elements.
-    Plain,
-    Atom,
-    Itunes,
-    Podcast,
-    Content,
-    Dc,
-    Media,
-    Rdf,
-    Other,
-}
-
-fn ns_of_uri(uri: &str) -> Ns {
-    let u = uri.trim();
-    let u = u
-        .strip_prefix("https://")
-        .or_else(|| u.strip_prefix("http://"))
-        .unwrap_or(u);
-    let u = u.trim_end_matches('/');
-    let eq = |s: &str| u.eq_ignore_ascii_case(s);
-    if eq("www.w3.org/2005/Atom") || eq("purl.org/atom/ns#") {
-        Ns::Atom
-    } else if eq("www.itunes.com/dtds/podcast-1.0.dtd") {
-        Ns::Itunes
-    } else if eq("podcastindex.org/namespace/1.0")
-        || eq("github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md")
-    {
-        Ns::Podcast
-    } else if eq("purl.org/rss/1.0/modules/content") {
-        Ns::Content
-    } else if eq("purl.org/dc/elements/1.1") || eq("purl.org/dc/terms") {
-        Ns::Dc
-    } else if eq("search.yahoo.com/mrss") {
-        Ns::Media
-    } else if eq("purl.org/rss/1.0")
-        || eq("my.netscape.com/rdf/simple/0.9")
-        || eq("backend.userland.com/rss2")
-    {
-        Ns::Plain
-    } else if eq("www.w3.org/1999/02/22-rdf-syntax-ns#") {
-        Ns::Rdf
-    } else {
-        Ns::Other
-    }
-}
-
-/// Undeclared prefixes are common (`malformed/podcast-person-no-xmlns.rss`):
-/// read them by their conventional names.
-fn ns_of_prefix(prefix: &[u8]) -> Ns {
-    match prefix {
-        b"itunes" => Ns::Itunes,
-        b"podcast" => Ns::Podcast,
-        b"content" => Ns::Content,
-        b"dc" => Ns::Dc,
-        b"media" => Ns::Media,
-        b"atom" | b"atom10" => Ns::Atom,
-        b"rdf" => Ns::Rdf,
-        _ => Ns::Other,
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -220,56 +169,67 @@ enum Target {
 }
 
 #[derive(Debug, Default)]
-struct RawTranscript {
-    url: String,
-    mime: String,
-    language: Option<String>,
-    rel: Option<String>,
+struct RawTranscript<'a> {
+    url: Text<'a>,
+    mime: Text<'a>,
+    language: Option<Text<'a>>,
+    rel: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default)]
-struct RawEnclosure {
-    url: String,
-    mime: Option<String>,
-    length: Option<String>,
+struct RawEnclosure<'a> {
+    url: Text<'a>,
+    mime: Option<Text<'a>>,
+    length: Option<Text<'a>>,
 }
 
+/// Captured text: borrowed from the document when it is one piece of
+/// character data (most fields), owned when it had to be assembled (entities,
+/// CDATA next to text, markup inside, `\r\n` line ends).
+type Text<'a> = Cow<'a, str>;
+
 #[derive(Debug, Default)]
-struct RawItem {
-    title: Option<String>,
-    itunes_title: Option<String>,
-    link: Option<String>,
-    guid: Option<String>,
-    pub_date: Option<String>,
-    updated: Option<String>,
-    description: Option<String>,
-    content: Option<String>,
-    summary: Option<String>,
-    enclosure: Option<RawEnclosure>,
-    media_content: Option<RawEnclosure>,
-    duration: Option<String>,
-    transcripts: Vec<RawTranscript>,
-    chapters: Option<String>,
+struct RawItem<'a> {
+    title: Option<Text<'a>>,
+    itunes_title: Option<Text<'a>>,
+    link: Option<Text<'a>>,
+    guid: Option<Text<'a>>,
+    pub_date: Option<Text<'a>>,
+    updated: Option<Text<'a>>,
+    description: Option<Text<'a>>,
+    content: Option<Text<'a>>,
+    summary: Option<Text<'a>>,
+    enclosure: Option<RawEnclosure<'a>>,
+    media_content: Option<RawEnclosure<'a>>,
+    duration: Option<Text<'a>>,
+    transcripts: Vec<RawTranscript<'a>>,
+    chapters: Option<Text<'a>>,
     persons: Vec<String>,
-    language: Option<String>,
+    language: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default)]
-struct RawFeed {
-    title: Option<String>,
-    link: Option<String>,
-    description: Option<String>,
-    summary: Option<String>,
-    language: Option<String>,
-    ttl: Option<String>,
-    itunes_author: Option<String>,
-    author: Option<String>,
-    image: Option<String>,
-    itunes_image: Option<String>,
-    podcast_guid: Option<String>,
+struct RawFeed<'a> {
+    title: Option<Text<'a>>,
+    link: Option<Text<'a>>,
+    description: Option<Text<'a>>,
+    summary: Option<Text<'a>>,
+    language: Option<Text<'a>>,
+    ttl: Option<Text<'a>>,
+    itunes_author: Option<Text<'a>>,
+    author: Option<Text<'a>>,
+    image: Option<Text<'a>>,
+    itunes_image: Option<Text<'a>>,
+    podcast_guid: Option<Text<'a>>,
     blocked: bool,
-    new_feed_url: Option<String>,
-    items: Vec<RawItem>,
+    new_feed_url: Option<Text<'a>>,
+    /// Items being read: the open one, after any empty `<item/>` before it.
+    items: Vec<RawItem<'a>>,
+    /// Items already read, built into episodes as each one closes (while its
+    /// text is still in the cache), without the channel's language yet.
+    episodes: Vec<EpisodeMeta>,
+    /// Episode keys in use (see [`pick_key`]).
+    taken: HashMap<String, String>,
 }
 
 enum ScanError {
@@ -286,13 +246,19 @@ enum ScanError {
 }
 
 struct Scanner<'a> {
-    reader: NsReader<&'a [u8]>,
+    /// The document, which events and attribute values borrow from.
+    src: &'a str,
+    /// Where it came from: links are resolved against it.
+    source: &'a FeedUrl,
+    reader: Reader<&'a [u8]>,
+    /// Namespace declarations in scope.
+    ns: Namespaces,
     format: Option<Format>,
     stack: Vec<Ctx>,
-    feed: RawFeed,
+    feed: RawFeed<'a>,
     /// Text being collected for a field, and how deep inside it we are.
     capture: Option<(Target, usize)>,
-    buf: String,
+    buf: Text<'a>,
     /// Set once the content we need is complete (`</channel>` for RSS, the
     /// root's end otherwise): later syntax errors or trailing junk are ignored.
     complete: bool,
@@ -301,8 +267,8 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut reader = NsReader::from_str(text);
+    fn new(text: &'a str, source: &'a FeedUrl) -> Self {
+        let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
         config.trim_text(false);
         config.expand_empty_elements = false;
@@ -310,46 +276,82 @@ impl<'a> Scanner<'a> {
         // `AT&T` in a title is common and harmless.
         config.allow_dangling_amp = true;
         Self {
+            src: text,
+            source,
             reader,
+            ns: Namespaces::new(),
             format: None,
             stack: Vec::with_capacity(16),
             feed: RawFeed::default(),
             capture: None,
-            buf: String::new(),
+            buf: Cow::Borrowed(""),
             complete: false,
             entities_at: None,
         }
     }
 
-    fn run(mut self) -> Result<RawFeed, ScanError> {
+    /// A read error, unless the content we need is already complete.
+    fn fail(self, e: quick_xml::Error) -> Result<RawFeed<'a>, ScanError> {
+        if self.complete {
+            return Ok(self.feed);
+        }
+        let pos = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
+        Err(ScanError::Xml {
+            pos,
+            message: e.to_string(),
+        })
+    }
+
+    /// Enters element `e` (start or empty): its namespace declarations, then
+    /// [`Self::open`] with its namespace and local name. Inside a captured
+    /// field the element is kept as markup whatever its namespace.
+    fn enter(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), ScanError> {
+        let qname = e.name().0;
+        let (prefix, local) = split_qname(qname);
+        let ns = if self.capture.is_some() {
+            Ns::Other
+        } else {
+            self.ns.of_element(prefix)
+        };
+        self.open(ns, local, e, empty)
+    }
+
+    /// Adds character data to the field being captured.
+    fn append(&mut self, text: Text<'a>) {
+        if self.buf.is_empty() {
+            self.buf = text;
+        } else {
+            self.buf.to_mut().push_str(&text);
+        }
+    }
+
+    fn run(mut self) -> Result<RawFeed<'a>, ScanError> {
         loop {
-            let (ns, event) = match self.reader.read_resolved_event() {
-                Ok((res, event)) => {
-                    let ns = match &res {
-                        ResolveResult::Bound(n) => ns_of_uri(n.as_ref()),
-                        ResolveResult::Unbound => Ns::Plain,
-                        ResolveResult::Unknown(prefix) => ns_of_prefix(prefix.as_bytes()),
-                    };
-                    (ns, event)
-                }
-                Err(e) => {
-                    if self.complete {
-                        return Ok(self.feed);
-                    }
-                    let pos = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
-                    return Err(ScanError::Xml {
-                        pos,
-                        message: e.to_string(),
-                    });
-                }
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => return self.fail(e),
             };
             match event {
-                Event::Start(e) => self.open(ns, &e, false)?,
-                Event::Empty(e) => self.open(ns, &e, true)?,
-                Event::End(e) => self.close(e.local_name().as_ref().as_bytes()),
+                Event::Start(e) => {
+                    if let Err(err) = self.ns.push(&e) {
+                        return self.fail(quick_xml::Error::Namespace(err));
+                    }
+                    self.enter(&e, false)?;
+                }
+                Event::Empty(e) => {
+                    if let Err(err) = self.ns.push(&e) {
+                        return self.fail(quick_xml::Error::Namespace(err));
+                    }
+                    self.enter(&e, true)?;
+                    self.ns.pop();
+                }
+                Event::End(e) => {
+                    self.ns.pop();
+                    self.close(split_qname(e.name().0).1);
+                }
                 Event::Text(t) => {
                     if self.capture.is_some() {
-                        self.buf.push_str(&t.xml10_content());
+                        self.append(t.xml10_content());
                     } else if self.format.is_none()
                         && !t.trim_ascii().is_empty()
                         && self.stack.is_empty()
@@ -363,23 +365,24 @@ impl<'a> Scanner<'a> {
                 }
                 Event::CData(t) => {
                     if self.capture.is_some() {
-                        self.buf.push_str(&t.xml10_content());
+                        self.append(t.xml10_content());
                     }
                 }
                 Event::GeneralRef(r) => {
                     if self.capture.is_some() {
+                        let buf = self.buf.to_mut();
                         match r.resolve_char_ref() {
-                            Ok(Some(c)) => self.buf.push(c),
+                            Ok(Some(c)) => buf.push(c),
                             _ => {
                                 let name = r.xml10_content();
                                 match quick_xml::escape::resolve_predefined_entity(&name) {
-                                    Some(s) => self.buf.push_str(s),
+                                    Some(s) => buf.push_str(s),
                                     None => {
                                         // Kept as written; HTML entities are decoded
                                         // later, custom (DOCTYPE) ones never expand.
-                                        self.buf.push('&');
-                                        self.buf.push_str(&name);
-                                        self.buf.push(';');
+                                        buf.push('&');
+                                        buf.push_str(&name);
+                                        buf.push(';');
                                     }
                                 }
                             }
@@ -456,16 +459,21 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn open(&mut self, ns: Ns, e: &BytesStart<'_>, empty: bool) -> Result<(), ScanError> {
-        let local = e.local_name();
-        let name = local.as_ref().as_bytes();
+    fn open(
+        &mut self,
+        ns: Ns,
+        local: &str,
+        e: &BytesStart<'_>,
+        empty: bool,
+    ) -> Result<(), ScanError> {
+        let name = local.as_bytes();
         if let Some((_, depth)) = &mut self.capture {
             // Markup inside a captured field (unescaped HTML, Atom xhtml): keep
             // the tag so that block structure survives `html_to_text`.
-            self.buf.push('<');
-            self.buf
-                .push_str(std::str::from_utf8(name).unwrap_or("span"));
-            self.buf.push('>');
+            let buf = self.buf.to_mut();
+            buf.push('<');
+            buf.push_str(local);
+            buf.push('>');
             if !empty {
                 *depth += 1;
             }
@@ -518,13 +526,13 @@ impl<'a> Scanner<'a> {
                 (Ns::Itunes, b"author") => target = Some(Target::ChanItunesAuthor),
                 (Ns::Itunes, b"summary") => target = Some(Target::ChanSummary),
                 (Ns::Itunes, b"image") if self.feed.itunes_image.is_none() => {
-                    self.feed.itunes_image = attr(e, b"href");
+                    self.feed.itunes_image = attr(self.src, e, b"href");
                 }
                 (Ns::Itunes, b"new-feed-url") => target = Some(Target::ChanNewFeedUrl),
                 (Ns::Podcast, b"guid") => target = Some(Target::ChanPodcastGuid),
                 // `<podcast:block id="spotify">` blocks one platform only; only the
                 // general one stops us.
-                (Ns::Podcast, b"block") if attr(e, b"id").is_none() => {
+                (Ns::Podcast, b"block") if attr(self.src, e, b"id").is_none() => {
                     target = Some(Target::ChanBlock)
                 }
                 _ => {}
@@ -552,7 +560,7 @@ impl<'a> Scanner<'a> {
         }
         match target {
             Some(t) => {
-                self.buf.clear();
+                self.buf = Cow::Borrowed("");
                 self.capture = Some((t, 0));
             }
             None => self.stack.push(ctx),
@@ -573,7 +581,7 @@ impl<'a> Scanner<'a> {
         let target = match (ns, name) {
             (_, b"title") if core => Target::ItemTitle,
             (_, b"link") if core => {
-                if atom || attr(e, b"href").is_some() {
+                if atom || attr(self.src, e, b"href").is_some() {
                     self.atom_link(e, true);
                     return None;
                 }
@@ -593,7 +601,8 @@ impl<'a> Scanner<'a> {
             (_, b"enclosure") if core => {
                 let item = self.feed.items.last_mut()?;
                 if item.enclosure.is_none()
-                    && let [Some(url), mime, length] = attrs(e, [b"url", b"type", b"length"])
+                    && let [Some(url), mime, length] =
+                        attrs(self.src, e, [b"url", b"type", b"length"])
                 {
                     item.enclosure = Some(RawEnclosure { url, mime, length });
                 }
@@ -604,7 +613,7 @@ impl<'a> Scanner<'a> {
             (Ns::Itunes, b"duration") => Target::ItemDuration,
             (Ns::Podcast, b"transcript") => {
                 if let [Some(url), mime, language, rel] =
-                    attrs(e, [b"url", b"type", b"language", b"rel"])
+                    attrs(self.src, e, [b"url", b"type", b"language", b"rel"])
                 {
                     let t = RawTranscript {
                         url,
@@ -619,7 +628,7 @@ impl<'a> Scanner<'a> {
             (Ns::Podcast, b"chapters") => {
                 let item = self.feed.items.last_mut()?;
                 if item.chapters.is_none() {
-                    item.chapters = attr(e, b"url");
+                    item.chapters = attr(self.src, e, b"url");
                 }
                 return None;
             }
@@ -668,23 +677,26 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn close(&mut self, name: &[u8]) {
+    fn close(&mut self, name: &str) {
         if let Some((target, depth)) = &mut self.capture {
             if *depth > 0 {
                 *depth -= 1;
-                self.buf.push_str("</");
-                self.buf
-                    .push_str(std::str::from_utf8(name).unwrap_or("span"));
-                self.buf.push('>');
+                let buf = self.buf.to_mut();
+                buf.push_str("</");
+                buf.push_str(name);
+                buf.push('>');
                 return;
             }
             let target = *target;
             self.capture = None;
-            let text = std::mem::take(&mut self.buf);
+            let text = std::mem::replace(&mut self.buf, Cow::Borrowed(""));
             self.store(target, text);
             return;
         }
         let Some(ctx) = self.stack.pop() else { return };
+        if ctx == Ctx::Item {
+            self.finish_items();
+        }
         // An RSS channel is all we read; the root's end finishes any format
         // (`<rss></rss>` is an empty feed, not a truncated one).
         let done =
@@ -694,8 +706,18 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn store(&mut self, target: Target, text: String) {
-        fn set(slot: &mut Option<String>, text: String) {
+    /// Builds the items read so far into episodes.
+    fn finish_items(&mut self) {
+        let feed = &mut self.feed;
+        for item in feed.items.drain(..) {
+            if let Some(ep) = build_episode(item, self.source, &mut feed.taken) {
+                feed.episodes.push(ep);
+            }
+        }
+    }
+
+    fn store(&mut self, target: Target, text: Text<'a>) {
+        fn set<'a>(slot: &mut Option<Text<'a>>, text: Text<'a>) {
             if slot.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 *slot = Some(text);
             }
@@ -745,7 +767,8 @@ impl<'a> Scanner<'a> {
     /// Atom `<link rel href type length>` (also used by RSS items that write
     /// their link that way).
     fn atom_link(&mut self, e: &BytesStart<'_>, in_item: bool) {
-        let [Some(href), rel, mime, length] = attrs(e, [b"href", b"rel", b"type", b"length"])
+        let [Some(href), rel, mime, length] =
+            attrs(self.src, e, [b"href", b"rel", b"type", b"length"])
         else {
             return;
         };
@@ -782,17 +805,27 @@ impl<'a> Scanner<'a> {
     fn media_content(&mut self, e: &BytesStart<'_>) {
         if let Some(item) = self.feed.items.last_mut()
             && item.media_content.is_none()
-            && let [Some(url), mime, length] = attrs(e, [b"url", b"type", b"fileSize"])
+            && let [Some(url), mime, length] = attrs(self.src, e, [b"url", b"type", b"fileSize"])
         {
             item.media_content = Some(RawEnclosure { url, mime, length });
         }
     }
 }
 
+/// `prefix:local` → (`Some(prefix)`, `local`), split at the first `:` as
+/// quick-xml's `QName` does (its `str::find` costs more than the names are
+/// long).
+fn split_qname(qname: &str) -> (Option<&str>, &str) {
+    match qname.bytes().position(|b| b == b':') {
+        Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
+        None => (None, qname),
+    }
+}
+
 /// An attribute's value by local name (ASCII case-insensitive), unescaped;
 /// the raw value when its escaping is broken.
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
-    let [value] = attrs(e, [name]);
+fn attr<'a>(src: &'a str, e: &BytesStart<'_>, name: &[u8]) -> Option<Text<'a>> {
+    let [value] = attrs(src, e, [name]);
     value
 }
 
@@ -800,33 +833,149 @@ fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
 /// (the first of each name wins, as with [`attr`]). Enclosures, transcripts
 /// and links read three or four each, once per item: one pass instead of one
 /// per name is a measurable part of parsing (docs/benchmarks.md).
-fn attrs<const N: usize>(e: &BytesStart<'_>, names: [&[u8]; N]) -> [Option<String>; N] {
+///
+/// Values are borrowed from the document (`src`, which `e` was read from)
+/// unless they had to be normalised.
+fn attrs<'a, const N: usize>(
+    src: &'a str,
+    e: &BytesStart<'_>,
+    names: [&[u8]; N],
+) -> [Option<Text<'a>>; N] {
     let mut values = [const { None }; N];
-    for a in e.attributes().with_checks(false).flatten() {
-        let key = a.key.local_name();
-        let key = key.as_ref().as_bytes();
-        if let Some(i) = names.iter().position(|n| key.eq_ignore_ascii_case(n))
+    let mut take = |a: Attribute<'_>| {
+        let local = split_qname(a.key.0).1;
+        if let Some(i) = names
+            .iter()
+            .position(|n| local.as_bytes().eq_ignore_ascii_case(n))
             && values[i].is_none()
         {
-            values[i] = Some(
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_or_else(|_| a.value.to_string(), |v| v.into_owned()),
-            );
+            let raw = a.value.as_bytes();
+            // Nothing to normalise (no entity, tab or line end): the value as
+            // written, without quick-xml's byte-by-byte look.
+            let plain = memchr::memchr3(b'&', b'\n', b'\t', raw).is_none()
+                && memchr::memchr(b'\r', raw).is_none();
+            values[i] = Some(match within(src, &a.value) {
+                Some(value) if plain => Cow::Borrowed(value),
+                _ => Cow::Owned(
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_or_else(|_| a.value.to_string(), |v| v.into_owned()),
+                ),
+            });
         }
+    };
+    match PlainAttributes::parse(e.attributes_raw()) {
+        Some(plain) => {
+            for &(key, value) in plain.pairs() {
+                take(Attribute {
+                    key: QName(key),
+                    value: Cow::Borrowed(value),
+                });
+            }
+        }
+        None => e.attributes().with_checks(false).flatten().for_each(take),
     }
     values
+}
+
+/// `part` as a slice of `src`, with `src`'s lifetime, when that is where it
+/// lies (quick-xml's events borrow from the document they read).
+fn within<'a>(src: &'a str, part: &str) -> Option<&'a str> {
+    let start = part.as_ptr().addr().checked_sub(src.as_ptr().addr())?;
+    let found = src.get(start..start.checked_add(part.len())?)?;
+    std::ptr::eq(found.as_ptr(), part.as_ptr()).then_some(found)
+}
+
+/// The attributes of a start tag written the usual way: `key="value"` or
+/// `key='value'` pairs, whitespace around `=` and between pairs optional.
+///
+/// quick-xml's attribute iterator steps through the tag one byte at a time
+/// through a resumable state machine, which made enclosures (a long URL each)
+/// cost thousands of instructions (docs/benchmarks.md). This reads such tags
+/// with plain loops and yields exactly the pairs that iterator would (with
+/// checks off, errors skipped); any other shape (a key without a value, an
+/// unquoted or unterminated value, more than [`PlainAttributes::MAX`]
+/// attributes) is left to quick-xml.
+struct PlainAttributes<'e> {
+    pairs: [(&'e str, &'e str); PlainAttributes::MAX],
+    len: usize,
+}
+
+impl<'e> PlainAttributes<'e> {
+    const MAX: usize = 12;
+
+    fn parse(raw: &'e str) -> Option<Self> {
+        let is_space = |b: u8| matches!(b, b' ' | b'\r' | b'\n' | b'\t');
+        let bytes = raw.as_bytes();
+        let mut out = Self {
+            pairs: [("", ""); Self::MAX],
+            len: 0,
+        };
+        let mut i = 0;
+        loop {
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            if i == bytes.len() {
+                return Some(out);
+            }
+            // The key's first byte is taken whatever it is (even `=`), as
+            // quick-xml does.
+            let key_start = i;
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'=' && !is_space(bytes[i]) {
+                i += 1;
+            }
+            let key_end = i;
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'=') {
+                return None;
+            }
+            i += 1;
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            let quote = *bytes.get(i)?;
+            if quote != b'"' && quote != b'\'' {
+                return None;
+            }
+            let value_start = i + 1;
+            let value_len = memchr::memchr(quote, &bytes[value_start..])?;
+            i = value_start + value_len + 1;
+            if out.len == Self::MAX {
+                return None;
+            }
+            out.pairs[out.len] = (
+                &raw[key_start..key_end],
+                &raw[value_start..value_start + value_len],
+            );
+            out.len += 1;
+        }
+    }
+
+    fn pairs(&self) -> &[(&'e str, &'e str)] {
+        &self.pairs[..self.len]
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Raw strings to the domain model.
 
-fn build(raw: RawFeed, source: &FeedUrl) -> PodcastFeed {
+fn build(mut raw: RawFeed<'_>, source: &FeedUrl) -> PodcastFeed {
     let language = non_empty(raw.language.as_deref()).map(str::to_ascii_lowercase);
-    let mut taken: HashMap<String, String> = HashMap::with_capacity(raw.items.len());
-    let mut episodes = Vec::with_capacity(raw.items.len());
+    let mut episodes = std::mem::take(&mut raw.episodes);
+    // Items still open when the document ended (none in a well-formed feed).
     for item in raw.items {
-        if let Some(ep) = build_episode(item, source, language.as_deref(), &mut taken) {
+        if let Some(ep) = build_episode(item, source, &mut raw.taken) {
             episodes.push(ep);
+        }
+    }
+    // An episode without its own language has the channel's, which may
+    // come after the items.
+    if let Some(language) = &language {
+        for ep in episodes.iter_mut().filter(|ep| ep.language.is_none()) {
+            ep.language = Some(language.clone());
         }
     }
     let description = richest([raw.description.as_deref(), raw.summary.as_deref()]);
@@ -852,9 +1001,8 @@ fn build(raw: RawFeed, source: &FeedUrl) -> PodcastFeed {
 }
 
 fn build_episode(
-    item: RawItem,
+    item: RawItem<'_>,
     source: &FeedUrl,
-    feed_language: Option<&str>,
     taken: &mut HashMap<String, String>,
 ) -> Option<EpisodeMeta> {
     let description = richest([
@@ -933,9 +1081,7 @@ fn build_episode(
             .as_deref()
             .and_then(|u| resolve_resource(source, u)),
         persons: item.persons,
-        language: non_empty(item.language.as_deref())
-            .map(str::to_ascii_lowercase)
-            .or_else(|| feed_language.map(str::to_owned)),
+        language: non_empty(item.language.as_deref()).map(str::to_ascii_lowercase),
     })
 }
 
@@ -993,7 +1139,7 @@ fn pick_key(
     None
 }
 
-fn build_enclosure(e: RawEnclosure, source: &FeedUrl) -> Option<Enclosure> {
+fn build_enclosure(e: RawEnclosure<'_>, source: &FeedUrl) -> Option<Enclosure> {
     Some(Enclosure {
         url: resolve_resource(source, &e.url)?,
         mime_type: non_empty(e.mime.as_deref()).map(str::to_owned),
@@ -1023,27 +1169,6 @@ fn fallback_title(description: &str, enclosure: Option<&Enclosure>) -> String {
         .unwrap_or_default()
 }
 
-/// A URL for something we may fetch (enclosure, transcript, chapters):
-/// resolved against the feed's URL; `file:` URLs inside a remote feed and
-/// anything not http/https/file are refused.
-fn resolve_resource(source: &FeedUrl, raw: &str) -> Option<String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let url = FeedUrl::join(source, raw).ok()?;
-    if source.is_remote() && !url.is_remote() {
-        tracing::debug!(feed = %source, link = raw, "Dropped a file: link inside a remote feed");
-        return None;
-    }
-    Some(url.as_str().to_owned())
-}
-
-/// A web page link: resolved like a resource, kept only when it resolves.
-fn resolve_link(source: &FeedUrl, raw: Option<&str>) -> Option<String> {
-    resolve_resource(source, raw?)
-}
-
 fn format_from_url(url: &str) -> Option<TranscriptFormat> {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let file = path.rsplit('/').next().unwrap_or(path);
@@ -1068,13 +1193,32 @@ fn richest<const N: usize>(candidates: [Option<&str>; N]) -> Option<&str> {
 /// markup or an entity in it, whitespace collapsed.
 fn inline_text(s: &str) -> String {
     let s = s.trim();
-    if s.contains(['<', '&']) {
+    if memchr::memchr2(b'<', b'&', s.as_bytes()).is_some() {
         html_to_text(s).replace('\n', " ")
-    } else if s.contains(char::is_whitespace) {
-        s.split_whitespace().collect::<Vec<_>>().join(" ")
-    } else {
+    } else if is_single_spaced(s) {
         s.to_owned()
+    } else {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
     }
+}
+
+/// Whether the only whitespace in `s` (trimmed) is single spaces, so that
+/// collapsing whitespace would give `s` back.
+fn is_single_spaced(s: &str) -> bool {
+    let mut after_space = false;
+    for c in s.chars() {
+        if c == ' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if c.is_whitespace() {
+            return false;
+        } else {
+            after_space = false;
+        }
+    }
+    true
 }
 
 fn non_empty(s: Option<&str>) -> Option<&str> {
@@ -1131,6 +1275,60 @@ mod tests {
     </item>
   </channel>
 </rss>"#;
+
+    /// Where the plain reader takes a tag, it yields what quick-xml's
+    /// iterator yields: every combination of a few pieces, tricky ones
+    /// included.
+    #[test]
+    fn plain_attributes_match_quick_xml() {
+        let pieces = [
+            "",
+            " ",
+            "\n\t",
+            "url=\"a b\"",
+            "type='x\"y'",
+            "a = \"1\"",
+            "b=\"&amp;\"",
+            "c=\"\"",
+            "d",
+            "e=",
+            "f=x",
+            "g=\"open",
+            "=\"v\"",
+            "h:i=\"2\"",
+            "j=\"'\"k='\"'",
+            "é=\"ü\"",
+            "/",
+            "==\"x\"",
+            "= \"y\"",
+        ];
+        let mut checked = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let raw = format!("{a}{b} {c}");
+                    let tag = format!("x {raw}");
+                    let e = BytesStart::from_content(tag.as_str(), 1);
+                    let theirs: Vec<(String, String)> = e
+                        .attributes()
+                        .with_checks(false)
+                        .flatten()
+                        .map(|a| (a.key.0.to_owned(), a.value.into_owned()))
+                        .collect();
+                    if let Some(plain) = PlainAttributes::parse(e.attributes_raw()) {
+                        let ours: Vec<(String, String)> = plain
+                            .pairs()
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .collect();
+                        assert_eq!(ours, theirs, "{raw:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1_000, "{checked}");
+    }
 
     #[test]
     fn podcasting_2_0_feed_reads_every_field() {
@@ -1418,6 +1616,28 @@ mod tests {
         let f = parse_feed(xml, &source).unwrap();
         assert_eq!(f.title, "Café");
         assert_eq!(f.episodes[0].transcripts[0].url, "file:///srv/feeds/t.txt");
+    }
+
+    /// Episodes are built as their item closes; what the channel says after
+    /// the items (its language) still applies, and an empty `<item/>` keeps
+    /// its place.
+    #[test]
+    fn items_are_built_in_order_with_the_channel_language_that_follows() {
+        let xml = r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>One</title><guid>1</guid></item>
+            <item/>
+            <item><title>Three</title><guid>3</guid><language>fr</language></item>
+            <language>DE</language></channel></rss>"#;
+        let f = parse(xml).unwrap();
+        let got: Vec<_> = f
+            .episodes
+            .iter()
+            .map(|e| (e.title.as_str(), e.language.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [("One", Some("de")), ("", Some("de")), ("Three", Some("fr"))]
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl<'a> Iterator for Tokens<'a> {
             }
             let rest = &bytes[self.pos..];
             if rest[0] != b'<' {
-                let len = rest.iter().position(|b| *b == b'<').unwrap_or(rest.len());
+                let len = memchr::memchr(b'<', rest).unwrap_or(rest.len());
                 let text = &self.s[self.pos..self.pos + len];
                 self.pos += len;
                 return Some(Token::Text(text));
@@ -125,17 +125,16 @@ impl<'a> Iterator for Tokens<'a> {
 /// Length up to and including the `>` that ends a tag, skipping quoted
 /// attribute values.
 fn tag_end(s: &[u8]) -> Option<usize> {
-    let mut quote = None;
-    for (i, b) in s.iter().enumerate() {
-        match quote {
-            Some(q) if *b == q => quote = None,
-            Some(_) => {}
-            None if *b == b'"' || *b == b'\'' => quote = Some(*b),
-            None if *b == b'>' => return Some(i + 1),
-            None => {}
+    let mut i = 0;
+    loop {
+        i += memchr::memchr3(b'>', b'"', b'\'', &s[i..])?;
+        let quote = s[i];
+        if quote == b'>' {
+            return Some(i + 1);
         }
+        i += 1;
+        i += memchr::memchr(quote, &s[i..])? + 1;
     }
-    None
 }
 
 /// Finds `</name` (case-insensitive) and returns the offset just past its `>`.
@@ -157,45 +156,49 @@ fn find_close_tag(s: &[u8], name: &[u8]) -> Option<usize> {
     None
 }
 
+/// What an element means for the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagKind {
+    /// Starts a new line of text (`p`, `br`, `div`, `li`, headings…).
+    Block,
+    /// Its content is not part of the readable text (`head`, `svg`…).
+    Hidden,
+    /// A table cell: separated by a space.
+    Cell,
+    Other,
+}
+
+/// The kind of element `name` is (ASCII case-insensitive). One `match` on the
+/// lower-cased name: show notes have a tag every few words, and comparing
+/// each with the ~40 names below one by one was a good part of
+/// `html_to_text` (issue 3, docs/benchmarks.md).
+fn tag_kind(name: &str) -> TagKind {
+    const LONGEST: usize = 10;
+    let bytes = name.as_bytes();
+    if bytes.len() > LONGEST {
+        return TagKind::Other;
+    }
+    let mut lower = [0u8; LONGEST];
+    for (l, b) in lower.iter_mut().zip(bytes) {
+        *l = b.to_ascii_lowercase();
+    }
+    match &lower[..bytes.len()] {
+        b"p" | b"br" | b"div" | b"li" | b"ul" | b"ol" | b"dl" | b"dt" | b"dd" | b"h1" | b"h2"
+        | b"h3" | b"h4" | b"h5" | b"h6" | b"tr" | b"table" | b"blockquote" | b"pre"
+        | b"section" | b"article" | b"header" | b"footer" | b"hr" | b"figure" | b"figcaption"
+        | b"main" | b"nav" | b"aside" | b"address" | b"details" | b"summary" | b"body"
+        | b"html" => TagKind::Block,
+        b"head" | b"title" | b"noscript" | b"template" | b"svg" | b"iframe" | b"object" => {
+            TagKind::Hidden
+        }
+        b"td" | b"th" => TagKind::Cell,
+        _ => TagKind::Other,
+    }
+}
+
 /// Elements that start a new line of text.
 fn is_block(name: &str) -> bool {
-    const BLOCKS: [&str; 34] = [
-        "p",
-        "br",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "dl",
-        "dt",
-        "dd",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "table",
-        "blockquote",
-        "pre",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "hr",
-        "figure",
-        "figcaption",
-        "main",
-        "nav",
-        "aside",
-        "address",
-        "details",
-        "summary",
-        "body",
-        "html",
-    ];
-    BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
+    tag_kind(name) == TagKind::Block
 }
 
 /// Element names common enough in show notes to recognise a cut-off tag.
@@ -209,10 +212,7 @@ fn is_known_element(name: &str) -> bool {
 
 /// Elements whose content is not part of the readable text.
 fn is_hidden(name: &str) -> bool {
-    const HIDDEN: [&str; 7] = [
-        "head", "title", "noscript", "template", "svg", "iframe", "object",
-    ];
-    HIDDEN.iter().any(|h| h.eq_ignore_ascii_case(name))
+    tag_kind(name) == TagKind::Hidden
 }
 
 /// Reduces HTML to plain text.
@@ -225,7 +225,7 @@ fn is_hidden(name: &str) -> bool {
 #[must_use]
 pub fn html_to_text(html: &str) -> String {
     let mut out = TextSink::with_capacity(html.len());
-    if !html.contains(['<', '&']) {
+    if memchr::memchr2(b'<', b'&', html.as_bytes()).is_none() {
         out.push_text(html);
         return out.finish();
     }
@@ -238,23 +238,25 @@ pub fn html_to_text(html: &str) -> String {
                 }
             }
             Token::Open(name) => {
-                if is_hidden(name) {
+                let kind = tag_kind(name);
+                if kind == TagKind::Hidden {
                     hidden_depth += 1;
                 } else if name.eq_ignore_ascii_case("body") {
                     // An unclosed `<head>` must not swallow the body.
                     hidden_depth = 0;
                 }
-                if is_block(name) {
-                    out.break_line();
-                } else if name.eq_ignore_ascii_case("td") || name.eq_ignore_ascii_case("th") {
-                    out.space();
+                match kind {
+                    TagKind::Block => out.break_line(),
+                    TagKind::Cell => out.space(),
+                    TagKind::Hidden | TagKind::Other => {}
                 }
             }
             Token::Close(name) => {
-                if is_hidden(name) {
+                let kind = tag_kind(name);
+                if kind == TagKind::Hidden {
                     hidden_depth = hidden_depth.saturating_sub(1);
                 }
-                if is_block(name) {
+                if kind == TagKind::Block {
                     out.break_line();
                 }
             }
@@ -282,31 +284,56 @@ impl TextSink {
 
     /// Adds decoded text.
     pub(crate) fn push_text(&mut self, text: &str) {
-        // Runs of visible ASCII (no whitespace, nothing to drop) go in one
-        // `push_str`, exactly as `push_char` would add them one by one; this
-        // halves the cost of show notes, most of which is such runs (issue 3,
-        // parse benchmark in docs/benchmarks.md).
+        // Runs of visible characters, with single spaces between them, go in
+        // one `push_str`: exactly what `push_char` would add one by one (the
+        // run's first character owes the pending separator, each inner space
+        // becomes one space before the next visible character). Show notes
+        // are mostly such runs (issue 3, parse benchmark in
+        // docs/benchmarks.md); anything else (other whitespace, several
+        // spaces, invisible characters) goes through `push_char`.
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i].is_ascii_graphic() {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|b| !b.is_ascii_graphic())
-                    .map_or(bytes.len(), |n| i + n);
-                self.push_run(&text[i..end]);
-                i = end;
-            } else {
-                let Some(c) = text[i..].chars().next() else {
+            let start = i;
+            loop {
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    if b.is_ascii_graphic() {
+                        i += 1;
+                    } else if b >= 0x80 {
+                        let Some(c) = text[i..].chars().next() else {
+                            break;
+                        };
+                        if c.is_whitespace() || is_invisible(c) {
+                            break;
+                        }
+                        i += c.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                if i > start
+                    && bytes.get(i) == Some(&b' ')
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_graphic)
+                {
+                    i += 2;
+                } else {
                     break;
-                };
-                self.push_char(c);
-                i += c.len_utf8();
+                }
             }
+            if i > start {
+                self.push_run(&text[start..i]);
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            self.push_char(c);
+            i += c.len_utf8();
         }
     }
 
-    /// Adds a non-empty run of visible ASCII.
+    /// Adds a non-empty run of visible characters (single spaces between).
     fn push_run(&mut self, run: &str) {
         self.separate();
         self.out.push_str(run);
@@ -327,12 +354,12 @@ impl TextSink {
 
     /// Adds text that may hold character references.
     pub(crate) fn push_encoded(&mut self, text: &str) {
-        if !text.contains('&') {
+        if memchr::memchr(b'&', text.as_bytes()).is_none() {
             self.push_text(text);
             return;
         }
         let mut rest = text;
-        while let Some(amp) = rest.find('&') {
+        while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
             self.push_text(&rest[..amp]);
             rest = &rest[amp..];
             match decode_entity(rest) {
@@ -357,8 +384,7 @@ impl TextSink {
             self.pending_space = true;
             return;
         }
-        if c == '\u{200b}' || c == '\u{feff}' || c == '\u{ad}' {
-            // Zero-width space, stray BOM and soft hyphen carry no text.
+        if is_invisible(c) {
             return;
         }
         self.separate();
@@ -378,6 +404,11 @@ impl TextSink {
     pub(crate) fn finish(self) -> String {
         self.out
     }
+}
+
+/// Zero-width space, stray BOM and soft hyphen carry no text.
+fn is_invisible(c: char) -> bool {
+    c == '\u{200b}' || c == '\u{feff}' || c == '\u{ad}'
 }
 
 enum Decoded {
@@ -594,6 +625,91 @@ pub(crate) fn decode_entities(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `tag_kind` knows the same names as the lists it replaced, in any case.
+    #[test]
+    fn tag_kinds_match_the_element_lists() {
+        const BLOCKS: [&str; 34] = [
+            "p",
+            "br",
+            "div",
+            "li",
+            "ul",
+            "ol",
+            "dl",
+            "dt",
+            "dd",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "tr",
+            "table",
+            "blockquote",
+            "pre",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "hr",
+            "figure",
+            "figcaption",
+            "main",
+            "nav",
+            "aside",
+            "address",
+            "details",
+            "summary",
+            "body",
+            "html",
+        ];
+        const HIDDEN: [&str; 7] = [
+            "head", "title", "noscript", "template", "svg", "iframe", "object",
+        ];
+        for name in BLOCKS {
+            for n in [name.to_owned(), name.to_ascii_uppercase()] {
+                assert_eq!(tag_kind(&n), TagKind::Block, "{n}");
+            }
+        }
+        for name in HIDDEN {
+            assert_eq!(
+                tag_kind(&name.to_ascii_uppercase()),
+                TagKind::Hidden,
+                "{name}"
+            );
+        }
+        for (name, kind) in [("Td", TagKind::Cell), ("TH", TagKind::Cell)] {
+            assert_eq!(tag_kind(name), kind, "{name}");
+        }
+        for name in [
+            "",
+            "a",
+            "span",
+            "pp",
+            "blockquotes",
+            "figcaptions",
+            "b",
+            "h7",
+            "bodyx",
+        ] {
+            assert_eq!(tag_kind(name), TagKind::Other, "{name}");
+        }
+    }
+
+    #[test]
+    fn runs_of_words_and_odd_whitespace_collapse_alike() {
+        assert_eq!(
+            html_to_text("  one two\u{a0}three\t four  five\u{200b}six \u{ad}seven\n"),
+            "one two three four fivesix seven"
+        );
+        assert_eq!(
+            html_to_text("Grüße aus Köln, déjà vu"),
+            "Grüße aus Köln, déjà vu"
+        );
+        assert_eq!(html_to_text("a <b>b</b> c<p>d  e</p>"), "a b c\nd e");
+    }
 
     #[test]
     fn tags_go_blocks_break_lines_inline_runs_join() {

@@ -30,9 +30,11 @@ mod feed;
 mod fetch;
 mod html;
 mod jsonfeed;
+mod links;
 mod opml;
 mod text;
 mod transcript;
+mod xmlns;
 
 pub use error::{DocKind, IngestError};
 pub use feed::{MAX_FEED_BYTES, parse_feed};

@@ -18,11 +18,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use meridian_config::{ModelConfig, ProviderKind};
-use meridian_core::{Insight, Jurisdiction, RegionId, Transcript};
+use meridian_config::{ModelConfig, ModelRole, ProviderKind};
+use meridian_core::{DataClass, Insight, Jurisdiction, RegionId, Transcript};
 use tracing::Instrument as _;
 
 use crate::builtin::{self, BuiltinOptions};
+use crate::gate::{CallGate, ModelCall, SKIP_POLICY_DENIED};
 use crate::prompt::{ExtractRequest, ProviderOutput, estimate_request_tokens};
 use crate::resilience::{ModelGuard, Resilience, TokenBudget, Usage};
 use crate::{ModelError, ModelProvider, ProviderError};
@@ -43,8 +44,8 @@ pub enum AttemptOutcome {
     Ok,
     /// It was not called.
     Skipped {
-        /// Stable kind: [`SKIP_UNAVAILABLE`], [`SKIP_CIRCUIT_OPEN`] or
-        /// [`SKIP_BUDGET_EXHAUSTED`].
+        /// Stable kind: [`SKIP_UNAVAILABLE`], [`SKIP_CIRCUIT_OPEN`],
+        /// [`SKIP_BUDGET_EXHAUSTED`] or [`SKIP_POLICY_DENIED`].
         kind: &'static str,
         /// Why, in words.
         reason: String,
@@ -228,6 +229,69 @@ pub(crate) fn exhausted(
     }
 }
 
+/// Asks the region's gate about `call`: `Err` with the attempt outcome of a
+/// refusal. Without a gate (a chain built outside a region: tests, tools)
+/// every call is allowed.
+pub(crate) async fn authorize(
+    gate: Option<&Arc<dyn CallGate>>,
+    region: &RegionId,
+    call: &ModelCall<'_>,
+) -> Result<(), AttemptOutcome> {
+    let Some(gate) = gate else {
+        return Ok(());
+    };
+    gate.authorize(call).await.map_err(|refusal| {
+        tracing::warn!(region = %region, model = %call.model.name, %refusal, "Model call denied by the region's policies; trying the next model of the region");
+        AttemptOutcome::Skipped {
+            kind: SKIP_POLICY_DENIED,
+            reason: refusal.to_string(),
+        }
+    })
+}
+
+/// Tells the region's gate how an authorised call ended.
+pub(crate) async fn completed(
+    gate: Option<&Arc<dyn CallGate>>,
+    call: &ModelCall<'_>,
+    attempt: &Attempt,
+) {
+    if let Some(gate) = gate {
+        gate.completed(call, attempt).await;
+    }
+}
+
+/// Checks the pinned digest of every `ollama` model that pins one against
+/// its server (`GET /api/tags`): a model whose digest differs, or cannot be
+/// checked, becomes unusable with the reason (naming both digests on a
+/// mismatch), so the chain falls back within the region. Returns the models
+/// made unusable, with why.
+pub(crate) async fn check_pinned_digests(
+    region: &RegionId,
+    models: &mut [ChainModel],
+) -> Vec<(String, String)> {
+    let mut refused = Vec::new();
+    for m in models.iter_mut() {
+        let Ok(ModelProvider::Ollama(provider)) = &m.provider else {
+            continue;
+        };
+        if m.config.digest.is_none() {
+            continue;
+        }
+        match provider.check_digest().await {
+            Ok(()) => {
+                tracing::info!(region = %region, model = %m.config.name, "Pinned model digest verified");
+            }
+            Err(e) => {
+                let reason = format!("pinned digest check failed: {e}");
+                tracing::error!(region = %region, model = %m.config.name, error = %e, "Model stopped: its pinned digest does not check out");
+                refused.push((m.config.name.clone(), reason.clone()));
+                m.provider = Err(reason);
+            }
+        }
+    }
+    refused
+}
+
 /// Elapsed milliseconds since `started`.
 pub(crate) fn millis_since(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -249,12 +313,17 @@ pub(crate) fn record_on_span(
     }
 }
 
+/// What an insight call sends: the transcript (public data).
+const INSIGHT_CLASSES: [DataClass; 1] = [DataClass::Public];
+
 /// The `insight` role of one region: its models in order.
 pub struct InsightChain {
     region: RegionId,
     models: Vec<ChainModel>,
     /// The region's daily token budget, shared with its other chains.
     budget: Arc<TokenBudget>,
+    /// The region's policy gate, asked before every call ([`CallGate`]).
+    gate: Option<Arc<dyn CallGate>>,
 }
 
 impl std::fmt::Debug for InsightChain {
@@ -270,6 +339,7 @@ impl std::fmt::Debug for InsightChain {
                     .collect::<Vec<_>>(),
             )
             .field("budget", &self.budget)
+            .field("gated", &self.gate.is_some())
             .finish()
     }
 }
@@ -311,6 +381,7 @@ impl InsightChain {
             region,
             models: build_models(configs, build, |_| None),
             budget: Arc::new(TokenBudget::unlimited()),
+            gate: None,
         }
     }
 
@@ -319,6 +390,20 @@ impl InsightChain {
     pub fn with_budget(mut self, budget: Arc<TokenBudget>) -> Self {
         self.budget = budget;
         self
+    }
+
+    /// Asks `gate` before every model call and tells it how each ended.
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn CallGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Checks every pinned `ollama` digest against its server; a model whose
+    /// digest differs (or cannot be checked) is unusable from now on, with
+    /// the reason in [`Self::status`]. Returns those models and why.
+    pub async fn check_pinned_digests(&mut self) -> Vec<(String, String)> {
+        check_pinned_digests(&self.region, &mut self.models).await
     }
 
     /// The region's token budget this chain spends from.
@@ -377,6 +462,12 @@ impl InsightChain {
                 }
                 Ok(p) => p,
             };
+            let call = ModelCall {
+                model: &m.config,
+                role: ModelRole::Insight,
+                data_classes: &INSIGHT_CLASSES,
+                purpose: "insight",
+            };
             // Builtin costs no tokens; a remote call reserves its prompt's estimate.
             let estimate = match provider {
                 ModelProvider::Builtin(_) => None,
@@ -389,6 +480,16 @@ impl InsightChain {
                     tracing::info!(region = %self.region, model = %m.config.name, %reason, "Model skipped; trying the next model of the region");
                 }
                 attempt.outcome = skipped;
+                attempts.push(attempt);
+                continue;
+            }
+            // Decide and record, then call: a model the breaker or the
+            // budget skips is not asked about (it is not called).
+            if let Err(denied) = authorize(self.gate.as_ref(), &self.region, &call).await {
+                if let Some(estimate) = estimate {
+                    self.budget.settle(estimate, 0);
+                }
+                attempt.outcome = denied;
                 attempts.push(attempt);
                 continue;
             }
@@ -411,9 +512,12 @@ impl InsightChain {
             attempt.input_tokens = input;
             attempt.output_tokens = output;
             record_on_span(&span, input, output, result.as_ref().err());
+            // The breaker learns of the outcome before the (awaited) audit
+            // record, so that concurrent calls see an opened breaker at once.
             match result {
                 Ok(ProviderOutput { insights, .. }) => {
                     m.guard.record_success();
+                    completed(self.gate.as_ref(), &call, &attempt).await;
                     attempts.push(attempt);
                     return Ok(Extraction {
                         model: m.config.name.clone(),
@@ -428,6 +532,7 @@ impl InsightChain {
                         kind: e.kind().to_owned(),
                         message: e.to_string(),
                     };
+                    completed(self.gate.as_ref(), &call, &attempt).await;
                     attempts.push(attempt);
                 }
             }
@@ -449,7 +554,20 @@ impl ModelProvider {
                     max_insights: req.max_insights,
                     ..options.clone()
                 };
-                let insights = builtin::extract(req.transcript, &options);
+                // The extractive engine is CPU work (~15 ms per episode):
+                // run it on the blocking pool so that concurrent episodes use
+                // every core and the async workers keep serving I/O. The
+                // transcript is cloned once to move it there.
+                let transcript = req.transcript.clone();
+                let model = options.model.clone();
+                let insights =
+                    tokio::task::spawn_blocking(move || builtin::extract(&transcript, &options))
+                        .await
+                        .map_err(|e| ProviderError::BadOutput {
+                            model,
+                            host: String::new(),
+                            reason: format!("the builtin engine stopped: {e}"),
+                        })?;
                 Ok(ProviderOutput {
                     insights,
                     input_tokens: 0,

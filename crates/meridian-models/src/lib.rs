@@ -13,10 +13,18 @@
 //!   concurrency limit per model, and the region's daily [`TokenBudget`].
 //! - [`transcribe`](mod@transcribe): speech-to-text of an episode's audio through the region's
 //!   `transcribe` role ([`TranscribeChain`]).
+//! - [`gate`]: the [`CallGate`] hook both chains ask before every provider
+//!   call (builtin included) and tell after it; the runtime implements it
+//!   with the region's Cedar gate and audit log. A refusal is a skip
+//!   ([`SKIP_POLICY_DENIED`]) and the chain goes on within the region.
+//!   Remote providers get their HTTP client only from the runtime, after the
+//!   gate allowed the model (`clippy.toml` forbids the raw egress clients
+//!   elsewhere).
 
 pub mod builtin;
 mod chain;
 mod error;
+pub mod gate;
 pub mod ollama;
 pub mod openai;
 pub mod prompt;
@@ -28,6 +36,7 @@ pub use chain::{
     SKIP_CIRCUIT_OPEN, SKIP_UNAVAILABLE,
 };
 pub use error::ProviderError;
+pub use gate::{CallGate, CallRefusal, ModelCall, SKIP_POLICY_DENIED};
 pub use ollama::OllamaProvider;
 pub use openai::OpenAiProvider;
 pub use prompt::{ExtractRequest, ProviderOutput};

@@ -20,15 +20,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use meridian_config::{ModelConfig, ProviderKind};
-use meridian_core::{Enclosure, RegionId, Segment, Transcript, TranscriptSource};
+use meridian_config::{ModelConfig, ModelRole, ProviderKind};
+use meridian_core::{DataClass, Enclosure, RegionId, Segment, Transcript, TranscriptSource};
 use meridian_egress::{EgressClient, FetchOutcome, Validators};
 use tracing::Instrument as _;
 
 use crate::chain::{
-    Attempt, AttemptOutcome, ChainModel, ModelStatus, SKIP_UNAVAILABLE, build_models, exhausted,
-    millis_since, record_on_span, status_of,
+    Attempt, AttemptOutcome, ChainModel, ModelStatus, SKIP_UNAVAILABLE, authorize, build_models,
+    completed, exhausted, millis_since, record_on_span, status_of,
 };
+use crate::gate::{CallGate, ModelCall};
 use crate::openai::WireTranscription;
 use crate::resilience::TokenBudget;
 use crate::{ModelError, ModelProvider, ProviderError};
@@ -48,12 +49,17 @@ pub struct Transcription {
     pub attempts: Vec<Attempt>,
 }
 
+/// What a transcription call sends: episode audio (public data).
+const AUDIO_CLASSES: [DataClass; 1] = [DataClass::Public];
+
 /// The `transcribe` role of one region: its models in order.
 pub struct TranscribeChain {
     region: RegionId,
     models: Vec<ChainModel>,
     /// The region's daily token budget, shared with its other chains.
     budget: Arc<TokenBudget>,
+    /// The region's policy gate, asked before every call ([`CallGate`]).
+    gate: Option<Arc<dyn CallGate>>,
 }
 
 impl std::fmt::Debug for TranscribeChain {
@@ -98,6 +104,7 @@ impl TranscribeChain {
             region,
             models: build_models(configs, build, unsupported),
             budget: Arc::new(TokenBudget::unlimited()),
+            gate: None,
         }
     }
 
@@ -105,6 +112,13 @@ impl TranscribeChain {
     #[must_use]
     pub fn with_budget(mut self, budget: Arc<TokenBudget>) -> Self {
         self.budget = budget;
+        self
+    }
+
+    /// Asks `gate` before every model call and tells it how each ended.
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn CallGate>) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -164,9 +178,21 @@ impl TranscribeChain {
                     continue;
                 }
             };
+            let call = ModelCall {
+                model: &m.config,
+                role: ModelRole::Transcribe,
+                data_classes: &AUDIO_CLASSES,
+                purpose: "transcribe",
+            };
             // No prompt to estimate, but some budget must be left.
             if let Err(skipped) = m.admit(&self.budget, Some(0)) {
                 attempt.outcome = skipped;
+                attempts.push(attempt);
+                continue;
+            }
+            // Decide and record, then call.
+            if let Err(denied) = authorize(self.gate.as_ref(), &self.region, &call).await {
+                attempt.outcome = denied;
                 attempts.push(attempt);
                 continue;
             }
@@ -189,9 +215,11 @@ impl TranscribeChain {
             let result =
                 reply.and_then(|r| to_transcript(r, language.as_deref(), &m.config.name, provider));
             record_on_span(&span, input, output, result.as_ref().err());
+            // The breaker learns of the outcome before the (awaited) audit record.
             match result {
                 Ok(transcript) => {
                     m.guard.record_success();
+                    completed(self.gate.as_ref(), &call, &attempt).await;
                     attempts.push(attempt);
                     return Ok(Transcription {
                         model: m.config.name.clone(),
@@ -206,6 +234,7 @@ impl TranscribeChain {
                         kind: e.kind().to_owned(),
                         message: e.to_string(),
                     };
+                    completed(self.gate.as_ref(), &call, &attempt).await;
                     attempts.push(attempt);
                 }
             }

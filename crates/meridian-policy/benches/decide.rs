@@ -81,6 +81,7 @@ impl Scenario {
                 name,
                 port: *port,
                 private: *private,
+                admitted: true,
             },
             Resource::Relay(host) => PolicyResource::Relay { host },
         };

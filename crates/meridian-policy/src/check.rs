@@ -67,6 +67,8 @@ pub struct Endpoint {
     pub port: u16,
     /// Whether the host is a private, loopback or link-local address.
     pub private: bool,
+    /// Whether the region's egress allow-list admits the endpoint's URL.
+    pub admitted: bool,
 }
 
 /// One model a region's config names.
@@ -156,6 +158,7 @@ pub fn check_region(gate: &PolicyGate, models: &[ConfiguredModel]) -> Vec<Violat
                         name: &ep.host,
                         port: ep.port,
                         private: ep.private,
+                        admitted: ep.admitted,
                     },
                     data_classes: m.role.data_classes(),
                     purpose: purpose::MODEL,

@@ -103,7 +103,7 @@ const CACHE_LIMIT: usize = 4096;
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum ResourceKey {
     Model(ModelFacts),
-    Host(String, u16, bool),
+    Host(String, u16, bool, bool),
     Relay(String),
 }
 
@@ -462,7 +462,8 @@ impl PolicyGate {
                 name,
                 port,
                 private,
-            } => ResourceKey::Host(name.to_owned(), port, private),
+                admitted,
+            } => ResourceKey::Host(name.to_owned(), port, private, admitted),
             PolicyResource::Relay { host } => ResourceKey::Relay(host.to_owned()),
         };
         if let Ok(cache) = inner.cache.read()
@@ -556,6 +557,7 @@ impl PolicyGate {
                     name,
                     port,
                     private,
+                    admitted,
                 },
             ) => {
                 let name = normalise_host(name);
@@ -578,6 +580,10 @@ impl PolicyGate {
                         RestrictedExpression::new_bool(private),
                     ),
                     ("listed".to_owned(), RestrictedExpression::new_bool(listed)),
+                    (
+                        "admitted".to_owned(),
+                        RestrictedExpression::new_bool(admitted),
+                    ),
                 ]);
                 (uid, attrs)
             }
@@ -908,6 +914,7 @@ mod tests {
                     name: "[::1]",
                     port: 8080,
                     private: true,
+                    admitted: true,
                 },
             ),
             (

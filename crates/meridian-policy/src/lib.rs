@@ -6,8 +6,9 @@
 //! and validates them into a [`PolicyGate`] once per region and answers
 //! [`PolicyGate::decide`] before every model call, transcription, HTTP request
 //! and email. It is pure: no I/O after loading, no async, no clock. Recording
-//! the decision in the audit log is the caller's job (`meridian-audit`'s
-//! `Checkpoint`: decide, record, then act).
+//! the decision in the audit log is the caller's job: `meridian-runtime`'s
+//! `sovereignty` module (decide, record, then act), which also holds the
+//! bridge from a region's config to [`RegionFacts`] and [`ConfiguredModel`]s.
 //!
 //! Main types:
 //! - [`RegionFacts`]: what the region's config says that policies need

@@ -31,6 +31,9 @@ pub mod purpose {
     pub const AUDIO: &str = "audio";
     /// The HTTP request that carries a model call (`fetch`).
     pub const MODEL: &str = "model";
+    /// An HTTP request of the region's egress client, which serves feeds,
+    /// transcripts and audio alike (`fetch`).
+    pub const FETCH: &str = "fetch";
     /// Sending a digest (`send_email`).
     pub const DIGEST: &str = "digest";
     /// Sending a subscription confirmation (`send_email`).
@@ -168,6 +171,10 @@ pub enum PolicyResource<'a> {
         port: u16,
         /// Whether it resolved to a private, loopback or link-local address.
         private: bool,
+        /// Whether the egress guard admitted the URL (its allow-list matched);
+        /// a refused request is still asked about, so that the refusal is
+        /// recorded with the id of `global.fetch.egress-allow-list`.
+        admitted: bool,
     },
     /// A mail relay (`send_email`): an SMTP host or [`OUTBOX_RELAY`].
     Relay {

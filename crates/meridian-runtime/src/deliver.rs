@@ -26,6 +26,13 @@
 //!      stops delivering and leaves this and every later subscriber pending
 //!      for the next run, without counting a try against anyone.
 //!
+//! Before each send the region's policy gate decides `send_email` to the
+//! region's relay (data classes personal, derived, public) and the decision
+//! is recorded in the audit log; a denial stops the run's delivery like an
+//! unreachable relay ([`DeliveryStep::PolicyDenied`]). Every try ends in an
+//! `email_send` record carrying the keyed hash of the address, never the
+//! address (`records.rs`).
+//!
 //! [`Region::start_delivery`] and [`Region::deliver_next`] expose the loop one
 //! subscriber at a time, so tests can stop the relay between two emails.
 
@@ -75,6 +82,9 @@ pub enum DeliveryStep {
     Failed,
     /// The relay could not be reached: this and the rest wait for the next run.
     RelayDown,
+    /// The region's policies refuse mail to its relay (recorded in the audit
+    /// log): this and the rest wait for the next run, never another relay.
+    PolicyDenied,
 }
 
 impl DeliveryStep {
@@ -92,6 +102,7 @@ impl DeliveryStep {
             Self::Suppressed => "suppressed",
             Self::Failed => "failed",
             Self::RelayDown => "relay_down",
+            Self::PolicyDenied => "policy_denied",
         }
     }
 }
@@ -280,7 +291,7 @@ impl Region {
             return Ok(None);
         };
         let step = self.deliver_to(delivery, &sub, now).await?;
-        if step == DeliveryStep::RelayDown {
+        if matches!(step, DeliveryStep::RelayDown | DeliveryStep::PolicyDenied) {
             delivery.halted = true;
         }
         delivery.counts.add(step.as_str(), 1);
@@ -358,6 +369,15 @@ impl Region {
                 )
                 .await?;
             return Ok(DeliveryStep::DeadLettered);
+        }
+        // Decide and record before sending; a denial leaves the delivery
+        // pending (not counted as a try) and stops the run's delivery: the
+        // relay is the same for every subscriber.
+        if let Err(reason) = self.authorize_mail("delivery", MailKind::Digest).await {
+            store
+                .record_delivery_failure(delivery.stored_id, sub.id, &reason, DeliveryRetry::Now)
+                .await?;
+            return Ok(DeliveryStep::PolicyDenied);
         }
         let email = self
             .digest_email(delivery, sub, message_id, now)
@@ -510,7 +530,12 @@ impl Region {
             timezone: cfg.timezone,
             ai_label: cfg.mail.ai_label.clone(),
             unsubscribe_url: Some(unsubscribe.https.clone()),
-            archive_url: None,
+            // The same digest on the region's web archive (`meridian serve`).
+            archive_url: Some(format!(
+                "{}/archive/{}",
+                cfg.server.base_url.trim_end_matches('/'),
+                delivery.digest.date
+            )),
         };
         let body = render_digest(&delivery.digest, &ctx)?;
         Ok(OutgoingEmail {

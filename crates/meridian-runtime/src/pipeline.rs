@@ -1,22 +1,20 @@
 //! The daily run of one region (see the crate docs for the stages).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures_util::StreamExt as _;
-use meridian_core::{Digest, EpisodeMeta, FeedUrl, Transcript, TranscriptSource};
+use meridian_core::{ContentHash, Digest, EpisodeMeta, FeedUrl, Transcript, TranscriptSource};
 use meridian_digest::rank::{Candidate, RankOptions};
 use meridian_egress::{CacheHints, Validators};
 use meridian_ingest::FeedFetch;
 use meridian_models::AttemptOutcome;
 use meridian_store::{
-    EpisodeStatus, FeedFailure, FeedRow, FeedSuccess, ModelCallRecord, SubscriberStatus,
+    EpisodeRow, EpisodeStatus, FeedFailure, FeedRow, FeedSuccess, ModelCallRecord, SubscriberStatus,
 };
-use tokio::sync::Semaphore;
 
-use crate::{Region, RuntimeError};
+use crate::jobs::HostSlots;
+use crate::{Region, RuntimeError, WorkerOptions};
 
 /// On a feed's first fetch, this many of its newest episodes count as news;
 /// the back catalogue is archived, not summarised.
@@ -52,7 +50,7 @@ impl RunOptions {
 }
 
 /// Counters of one stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StageCounts(pub BTreeMap<String, u64>);
 
 impl StageCounts {
@@ -65,10 +63,18 @@ impl StageCounts {
     pub fn get(&self, key: &str) -> u64 {
         self.0.get(key).copied().unwrap_or(0)
     }
+
+    fn absorb(&mut self, other: Self) {
+        for (k, v) in other.0 {
+            *self.0.entry(k).or_default() += v;
+        }
+    }
 }
 
-/// What a run did, stage by stage.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// What a run did, stage by stage. Each job of a run records its own part
+/// (the same shape, only its fields filled); the run's report is their sum,
+/// whichever process did them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunReport {
     /// The digest's day.
     pub date: Option<NaiveDate>,
@@ -92,6 +98,26 @@ pub struct RunReport {
     pub delivery: StageCounts,
     /// Where emails went.
     pub transport: String,
+}
+
+impl RunReport {
+    /// Adds what one job did.
+    pub(crate) fn absorb(&mut self, part: Self) {
+        self.feeds.absorb(part.feeds);
+        self.transcripts.absorb(part.transcripts);
+        self.insights.absorb(part.insights);
+        self.delivery.absorb(part.delivery);
+        for (model, reason) in part.model_notes {
+            if !self.model_notes.iter().any(|(m, _)| *m == model) {
+                self.model_notes.push((model, reason));
+            }
+        }
+        self.feed_errors.extend(part.feed_errors);
+        if part.digest.is_some() {
+            self.digest = part.digest;
+            self.digest_reused = part.digest_reused;
+        }
+    }
 }
 
 fn unix(t: DateTime<Utc>) -> i64 {
@@ -151,106 +177,103 @@ impl Region {
     /// Performs one daily run. Safe to run again for the same day: finished
     /// work is not redone, and no subscriber gets a second email.
     ///
+    /// The run is opened in the region's queue (or, when the day's run was
+    /// left unfinished by a process that died, joined) and its jobs are worked
+    /// in this process, [`WorkerOptions::new`] at a time; `meridian worker`
+    /// processes of the same region take jobs of it too. The report counts
+    /// every job of the run, whichever process did it.
+    ///
     /// `progress` receives one line per stage, for people watching.
     ///
     /// # Errors
-    /// [`RuntimeError`] when storage fails or the digest cannot be rendered;
-    /// a failing feed, transcript or model is recorded and the run goes on.
-    #[tracing::instrument(skip_all, fields(region = %self.config().id, date = %options.date))]
+    /// [`RuntimeError`] when storage fails, the feed list cannot be read or
+    /// the digest cannot be rendered; a failing feed, transcript or model is
+    /// recorded and the run goes on.
     pub async fn run_daily(
         &self,
         options: &RunOptions,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<RunReport, RuntimeError> {
-        let mut report = RunReport {
-            date: Some(options.date),
-            transport: self.mailer().describe(),
-            ..RunReport::default()
-        };
-        self.seed(options).await?;
-        self.seed_token_budget().await?;
+        self.run_daily_with(options, &WorkerOptions::new(self), progress)
+            .await
+    }
+
+    /// [`Region::run_daily`] with the queue settings given (lease, jobs at
+    /// once): `meridian run --lease-secs`.
+    ///
+    /// Everything the run does in this process happens inside its `run`
+    /// span (fields `region`, `date`): the `job` spans, and within them the
+    /// model calls, so that an exported trace holds the whole run.
+    ///
+    /// # Errors
+    /// As [`Region::run_daily`].
+    #[tracing::instrument(name = "run", skip_all, fields(region = %self.config().id, date = %options.date))]
+    pub async fn run_daily_with(
+        &self,
+        options: &RunOptions,
+        worker: &WorkerOptions,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<RunReport, RuntimeError> {
+        let audit_mark = self.run_mark();
+        let mut notes = Vec::new();
         for m in self.insight_models() {
             if let Some(reason) = &m.unavailable {
                 progress(&format!(
                     "model `{}` ({}) skipped: {reason}",
                     m.name, m.provider
                 ));
-                report.model_notes.push((m.name.clone(), reason.clone()));
+                notes.push((m.name.clone(), reason.clone()));
             }
         }
-        self.refresh_feeds(options, &mut report).await?;
-        progress(&format!(
-            "feeds: {} fetched, {} not modified, {} failed; {} new episodes",
-            report.feeds.get("fetched"),
-            report.feeds.get("not_modified"),
-            report.feeds.get("failed"),
-            report.feeds.get("new_episodes")
-        ));
-        for (url, kind, msg) in &report.feed_errors {
-            progress(&format!("feed {url} failed ({kind}): {msg}"));
+        let run = self.open_run(options).await?;
+        if run.stage != meridian_store::RunStage::Start {
+            progress(&format!(
+                "resuming the unfinished run of {} (at stage `{}`)",
+                run.date,
+                run.stage.as_str()
+            ));
         }
-        self.fetch_transcripts(&mut report).await?;
-        if !report.transcripts.0.is_empty() {
-            let parts: Vec<String> = report
-                .transcripts
-                .0
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            progress(&format!("transcripts: {}", parts.join(", ")));
+        let mut report = self.work_run(&run, worker, &notes, progress).await?;
+        report.date = Some(options.date);
+        report.transport = self.mailer().describe();
+        let mut all_notes = notes;
+        for note in report.model_notes.drain(..) {
+            if !all_notes.iter().any(|(m, _)| *m == note.0) {
+                all_notes.push(note);
+            }
         }
-        self.extract_insights(&mut report, progress).await?;
-        let by_model: Vec<String> = report
-            .insights
-            .0
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("model:").map(|m| format!("{v} by {m}")))
-            .collect();
-        progress(&format!(
-            "insights: {} episodes ({}), {} from cache, {} parked",
-            report.insights.get("episodes"),
-            if by_model.is_empty() {
-                "none extracted now".to_owned()
-            } else {
-                by_model.join(", ")
-            },
-            report.insights.get("cached"),
-            report.insights.get("parked"),
-        ));
-        self.make_digest(options, &mut report).await?;
-        match &report.digest {
-            Some(d) => progress(&format!(
-                "digest {}: {} insights{}",
-                d.date,
-                d.items.len(),
-                if report.digest_reused {
-                    " (made by an earlier run today)"
-                } else {
-                    ""
-                }
-            )),
-            None => progress(&format!("digest {}: nothing new to send", options.date)),
-        }
-        self.deliver(&mut report).await?;
-        let waiting = ["deferred", "not_yet", "relay_down"]
-            .iter()
-            .map(|k| report.delivery.get(k))
-            .sum::<u64>();
-        let given_up = ["failed", "dead_lettered", "suppressed"]
-            .iter()
-            .map(|k| report.delivery.get(k))
-            .sum::<u64>();
-        progress(&format!(
-            "emails: {} sent, {} already sent, {waiting} waiting for a retry, {given_up} given up ({})",
-            report.delivery.get("sent"),
-            report.delivery.get("already_sent"),
-            report.transport
-        ));
+        report.model_notes = all_notes;
+        self.audit_run_finished(audit_mark, progress).await?;
         Ok(report)
     }
 
+    /// Opens the run of `options.date` in the queue without working on it
+    /// (`meridian run --enqueue-only`): `meridian worker` processes do the
+    /// work. A run already open for the day is returned as it is.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Store`].
+    pub async fn open_run(
+        &self,
+        options: &RunOptions,
+    ) -> Result<meridian_store::RunRow, RuntimeError> {
+        let (run, opened) = self
+            .store()
+            .open_run(
+                &options.date.to_string(),
+                options.force_refresh,
+                options.import_opml,
+                unix(Utc::now()),
+            )
+            .await?;
+        if opened {
+            self.audit_run_started(options).await?;
+        }
+        Ok(run)
+    }
+
     /// Seed subscribers from config and feeds from the OPML list (idempotent).
-    async fn seed(&self, options: &RunOptions) -> Result<(), RuntimeError> {
+    pub(crate) async fn seed(&self, import_opml: bool) -> Result<(), RuntimeError> {
         let now = unix(Utc::now());
         let store = self.store();
         for email in &self.config().seed_subscribers {
@@ -258,9 +281,7 @@ impl Region {
                 .add_subscriber(email, SubscriberStatus::Confirmed, None, "config", now)
                 .await?;
         }
-        if options.import_opml
-            && let Some(path) = &self.config().opml
-        {
+        if import_opml && let Some(path) = &self.config().opml {
             let region = self.config().id.clone();
             let list_err = |reason: String| RuntimeError::FeedList {
                 region: region.clone(),
@@ -288,13 +309,12 @@ impl Region {
         Ok(())
     }
 
-    async fn refresh_feeds(
+    /// The feeds a run checks: every enabled feed (`force_refresh`), or those due.
+    pub(crate) async fn feeds_to_check(
         &self,
-        options: &RunOptions,
-        report: &mut RunReport,
-    ) -> Result<(), RuntimeError> {
-        let now = Utc::now();
-        let feeds = if options.force_refresh {
+        force_refresh: bool,
+    ) -> Result<Vec<FeedRow>, RuntimeError> {
+        Ok(if force_refresh {
             self.store()
                 .list_feeds()
                 .await?
@@ -302,51 +322,45 @@ impl Region {
                 .filter(|f| !f.disabled && !f.blocked)
                 .collect()
         } else {
-            self.store().feeds_due(unix(now)).await?
+            self.store().feeds_due(unix(Utc::now())).await?
+        })
+    }
+
+    /// A `feed` job: one conditional GET of one feed, its new episodes stored.
+    ///
+    /// Two limits hold as before the queue: jobs at once in this process
+    /// (the worker's concurrency) and fetches per host (`slots`), so that
+    /// hundreds of feeds on one hosting platform are fetched a couple at a
+    /// time while other hosts proceed.
+    pub(crate) async fn check_feed(
+        &self,
+        feed_id: i64,
+        slots: &HostSlots,
+        report: &mut RunReport,
+    ) -> Result<(), RuntimeError> {
+        let Some(feed) = self.store().feed(feed_id).await? else {
+            // Removed since the run was planned.
+            return Ok(());
         };
-        // Two limits: all fetches at once (`buffer_unordered`), and fetches per
-        // host (a semaphore each), so that hundreds of feeds on one hosting
-        // platform are fetched a couple at a time while other hosts proceed.
-        let egress = &self.config().egress;
-        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
-        let jobs: Vec<(FeedRow, Arc<Semaphore>)> = feeds
-            .into_iter()
-            .map(|feed| {
-                let host = url::Url::parse(&feed.url)
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_owned))
-                    .unwrap_or_default();
-                let sem = Arc::clone(
-                    per_host
-                        .entry(host)
-                        .or_insert_with(|| Arc::new(Semaphore::new(egress.max_fetches_per_host))),
-                );
-                (feed, sem)
-            })
-            .collect();
-        let mut fetches =
-            futures_util::stream::iter(jobs.into_iter().map(|(feed, host_slot)| async move {
-                // The semaphore is never closed, so acquiring cannot fail.
-                let _permit = host_slot.acquire_owned().await.ok();
+        if feed.disabled {
+            return Ok(());
+        }
+        let result = match FeedUrl::parse(&feed.url) {
+            Ok(url) => {
+                let _permit = slots.acquire(url.as_str()).await;
                 let validators = Validators {
                     etag: feed.etag.clone(),
                     last_modified: feed.last_modified.clone(),
                 };
-                let result = match FeedUrl::parse(&feed.url) {
-                    Ok(url) => meridian_ingest::fetch_feed(self.egress(), &url, &validators).await,
-                    Err(e) => Err(meridian_ingest::IngestError::bad_url(
-                        meridian_ingest::DocKind::Feed,
-                        &feed.url,
-                        e,
-                    )),
-                };
-                (feed, result)
-            }))
-            .buffer_unordered(egress.max_concurrent_fetches);
-        while let Some((feed, result)) = fetches.next().await {
-            self.store_fetch(&feed, result, report).await?;
-        }
-        Ok(())
+                meridian_ingest::fetch_feed(self.egress(), &url, &validators).await
+            }
+            Err(e) => Err(meridian_ingest::IngestError::bad_url(
+                meridian_ingest::DocKind::Feed,
+                &feed.url,
+                e,
+            )),
+        };
+        self.store_fetch(&feed, result, report).await
     }
 
     async fn store_fetch(
@@ -429,213 +443,202 @@ impl Region {
         Ok(())
     }
 
-    async fn fetch_transcripts(&self, report: &mut RunReport) -> Result<(), RuntimeError> {
+    /// An `episode` job: the episode's transcript (unless stored), then its
+    /// insights. An episode already extracted or archived is left alone, so
+    /// a job that runs again after a crash does no work twice.
+    pub(crate) async fn process_episode(
+        &self,
+        episode_id: i64,
+        slots: &HostSlots,
+        cpu: &tokio::sync::Semaphore,
+        report: &mut RunReport,
+    ) -> Result<(), RuntimeError> {
         let store = self.store();
-        let language = self.config().locale.language().to_owned();
-        // Downloads overlap, within the limits feed fetches keep (all at once,
-        // and per host); results are handled in episode order. One at a time,
-        // a region's first run over 1,000 feeds waited for ~3,000 transcripts
-        // in a row, each a round trip or more (issue 3, docs/benchmarks.md).
-        let egress = &self.config().egress;
-        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
-        let jobs: Vec<_> = store
-            .episodes_with_status(&[EpisodeStatus::New])
-            .await?
-            .into_iter()
-            .map(|ep| {
-                let link = meridian_ingest::pick_transcript(&ep.meta.transcripts, Some(&language))
-                    .cloned();
-                let host = link
-                    .as_ref()
-                    .and_then(|l| url::Url::parse(&l.url).ok())
-                    .and_then(|u| u.host_str().map(str::to_owned));
-                let slot = Arc::clone(
-                    per_host
-                        .entry(host.unwrap_or_default())
-                        .or_insert_with(|| Arc::new(Semaphore::new(egress.max_fetches_per_host))),
-                );
-                (ep, link, slot)
-            })
-            .collect();
-        let mut downloads =
-            futures_util::stream::iter(jobs.into_iter().map(|(ep, link, slot)| async move {
-                let fetched = match &link {
-                    Some(link) => {
-                        // The semaphore is never closed, so acquiring cannot fail.
-                        let _permit = slot.acquire_owned().await.ok();
-                        Some(
-                            meridian_ingest::fetch_transcript(
-                                self.egress(),
-                                link,
-                                ep.meta.language.as_deref(),
-                            )
-                            .await,
-                        )
-                    }
-                    None => None,
-                };
-                (ep, link, fetched)
-            }))
-            .buffered(egress.max_concurrent_fetches);
-        while let Some((ep, link, fetched)) = downloads.next().await {
-            let mut transcript: Option<Transcript> = None;
-            if let (Some(link), Some(fetched)) = (&link, fetched) {
-                match fetched {
-                    Ok(t) if !t.segments.is_empty() => transcript = Some(t),
-                    Ok(_) => report.transcripts.add("failed", 1),
-                    Err(e) => {
-                        tracing::warn!(region = %self.config().id, episode = %ep.meta.guid, url = %link.url, error = %e, "Transcript unavailable; using the show notes");
-                        report.transcripts.add("failed", 1);
+        let Some(ep) = store.episode(episode_id).await? else {
+            return Ok(());
+        };
+        let (transcript, hash) = match ep.status {
+            EpisodeStatus::Extracted | EpisodeStatus::Archived => return Ok(()),
+            EpisodeStatus::New => match self.transcribe_episode(&ep, slots, report).await? {
+                Some(done) => done,
+                None => return Ok(()),
+            },
+            EpisodeStatus::Transcribed | EpisodeStatus::Parked => {
+                match store.transcript_with_hash(ep.id).await? {
+                    Some(stored) => stored,
+                    None => {
+                        // Marked transcribed without a transcript (a lost
+                        // write): fetch it again.
+                        match self.transcribe_episode(&ep, slots, report).await? {
+                            Some(done) => done,
+                            None => return Ok(()),
+                        }
                     }
                 }
             }
-            // No usable transcript: speech-to-text of the enclosure when the
-            // region has a `transcribe` model (see `models.rs`), else the show notes.
-            if transcript.is_none() {
-                transcript = self.speech_to_text(&ep, report).await?;
-            }
-            let transcript = match transcript {
-                Some(t) => t,
-                None => meridian_ingest::show_notes_transcript(&ep.meta),
-            };
-            if transcript.segments.is_empty() {
-                store
-                    .set_episode_status(
-                        ep.id,
-                        EpisodeStatus::Archived,
-                        Some("no transcript and no show notes"),
-                    )
-                    .await?;
-                report.transcripts.add("empty", 1);
-                continue;
-            }
-            let key = match transcript.source {
-                TranscriptSource::Feed(f) => f.as_str(),
-                TranscriptSource::SpeechToText => "speech_to_text",
-                TranscriptSource::ShowNotes => "show_notes",
-            };
-            report.transcripts.add(key, 1);
-            store
-                .save_transcript(ep.id, &transcript, unix(Utc::now()))
-                .await?;
-        }
-        Ok(())
+        };
+        self.extract_episode(&ep, &transcript, &hash, cpu, report)
+            .await
     }
 
-    async fn extract_insights(
+    /// The episode's best `podcast:transcript`, else speech-to-text of its
+    /// audio, else its show notes, stored with its content hash. `None` when
+    /// there is nothing to summarise (the episode is archived).
+    async fn transcribe_episode(
         &self,
+        ep: &EpisodeRow,
+        slots: &HostSlots,
         report: &mut RunReport,
-        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<Option<(Transcript, ContentHash)>, RuntimeError> {
+        let store = self.store();
+        let language = self.config().locale.language().to_owned();
+        let link = meridian_ingest::pick_transcript(&ep.meta.transcripts, Some(&language)).cloned();
+        let mut transcript: Option<Transcript> = None;
+        if let Some(link) = &link {
+            let fetched = {
+                let _permit = slots.acquire(&link.url).await;
+                meridian_ingest::fetch_transcript(self.egress(), link, ep.meta.language.as_deref())
+                    .await
+            };
+            match fetched {
+                Ok(t) if !t.segments.is_empty() => transcript = Some(t),
+                Ok(_) => report.transcripts.add("failed", 1),
+                Err(e) => {
+                    tracing::warn!(region = %self.config().id, episode = %ep.meta.guid, url = %link.url, error = %e, "Transcript unavailable; using the show notes");
+                    report.transcripts.add("failed", 1);
+                }
+            }
+        }
+        // No usable transcript: speech-to-text of the enclosure when the
+        // region has a `transcribe` model (see `models.rs`), else the show notes.
+        if transcript.is_none() {
+            transcript = self.speech_to_text(ep, report).await?;
+        }
+        let transcript = match transcript {
+            Some(t) => t,
+            None => meridian_ingest::show_notes_transcript(&ep.meta),
+        };
+        if transcript.segments.is_empty() {
+            store
+                .set_episode_status(
+                    ep.id,
+                    EpisodeStatus::Archived,
+                    Some("no transcript and no show notes"),
+                )
+                .await?;
+            report.transcripts.add("empty", 1);
+            return Ok(None);
+        }
+        let key = match transcript.source {
+            TranscriptSource::Feed(f) => f.as_str(),
+            TranscriptSource::SpeechToText => "speech_to_text",
+            TranscriptSource::ShowNotes => "show_notes",
+        };
+        report.transcripts.add(key, 1);
+        let hash = store
+            .save_transcript(ep.id, &transcript, unix(Utc::now()))
+            .await?;
+        Ok(Some((transcript, hash)))
+    }
+
+    /// The episode's insights: from the content-addressed cache when the same
+    /// transcript was summarised before, else from the region's `insight`
+    /// chain, at most `cpu` extractions at once (the builtin engine runs on
+    /// the blocking pool; see `WorkerOptions`).
+    async fn extract_episode(
+        &self,
+        ep: &EpisodeRow,
+        transcript: &Transcript,
+        hash: &ContentHash,
+        cpu: &tokio::sync::Semaphore,
+        report: &mut RunReport,
     ) -> Result<(), RuntimeError> {
         let store = self.store();
         let size = self.config().digest.size;
-        let mut noted: HashSet<String> =
-            report.model_notes.iter().map(|(m, _)| m.clone()).collect();
-        let feeds: HashMap<i64, String> = store
-            .list_feeds()
+        let now = unix(Utc::now());
+        report.insights.add("episodes", 1);
+        if let Some((model, insights)) = store.cached_extraction(hash).await? {
+            report.insights.add("cached", 1);
+            store
+                .save_insights(ep.id, hash, &model, &insights, now)
+                .await?;
+            return Ok(());
+        }
+        let podcast = store
+            .feed(ep.feed_id)
             .await?
-            .into_iter()
-            .map(|f| (f.id, f.title.unwrap_or(f.url)))
-            .collect();
-        for ep in store
-            .episodes_with_status(&[EpisodeStatus::Transcribed, EpisodeStatus::Parked])
-            .await?
-        {
-            let Some(transcript) = store.transcript(ep.id).await? else {
-                store
-                    .set_episode_status(ep.id, EpisodeStatus::New, None)
-                    .await?;
-                continue;
-            };
-            let hash = transcript.content_hash();
-            let now = unix(Utc::now());
-            report.insights.add("episodes", 1);
-            if let Some((model, insights)) = store.cached_extraction(&hash).await? {
-                report.insights.add("cached", 1);
-                store
-                    .save_insights(ep.id, &hash, &model, &insights, now)
-                    .await?;
-                continue;
-            }
-            let podcast = feeds.get(&ep.feed_id).map_or("", String::as_str);
-            let result = self
-                .insight_chain()
-                .extract(&transcript, podcast, &ep.meta.title, size)
-                .await;
-            let attempts = match &result {
-                Ok(x) => x.attempts.clone(),
-                Err(e) => e.attempts().to_vec(),
-            };
-            for a in &attempts {
-                let (outcome, detail) = match &a.outcome {
-                    AttemptOutcome::Ok => ("ok", None),
-                    AttemptOutcome::Skipped { kind, reason } => {
-                        if noted.insert(a.model.clone()) {
-                            progress(&format!(
-                                "model `{}` skipped ({kind}): {reason}; falling back within the region",
-                                a.model
-                            ));
-                            report.model_notes.push((a.model.clone(), reason.clone()));
-                        }
-                        ("skipped", Some(reason.clone()))
-                    }
-                    AttemptOutcome::Failed { kind, message } => {
-                        if noted.insert(a.model.clone()) {
-                            progress(&format!(
-                                "model `{}` failed ({kind}): {message}; falling back within the region",
-                                a.model
-                            ));
-                            report.model_notes.push((a.model.clone(), message.clone()));
-                        }
-                        ("error", Some(message.clone()))
-                    }
-                };
-                if outcome == "skipped" {
+            .map(|f| f.title.unwrap_or(f.url))
+            .unwrap_or_default();
+        let result = {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _slot = cpu.acquire().await.ok();
+            self.insight_chain()
+                .extract(transcript, &podcast, &ep.meta.title, size)
+                .await
+        };
+        let attempts = match &result {
+            Ok(x) => x.attempts.clone(),
+            Err(e) => e.attempts().to_vec(),
+        };
+        for a in &attempts {
+            let (outcome, detail) = match &a.outcome {
+                AttemptOutcome::Ok => ("ok", None),
+                AttemptOutcome::Skipped { kind, reason } => {
+                    report
+                        .model_notes
+                        .push((a.model.clone(), format!("skipped ({kind}): {reason}")));
                     continue;
                 }
+                AttemptOutcome::Failed { kind, message } => {
+                    report
+                        .model_notes
+                        .push((a.model.clone(), format!("failed ({kind}): {message}")));
+                    ("error", Some(message.clone()))
+                }
+            };
+            store
+                .record_model_call(&ModelCallRecord {
+                    at: now,
+                    role: "insight",
+                    model: &a.model,
+                    provider: a.provider,
+                    hosted_in: a.hosted_in.as_str(),
+                    content_hash: Some(&hash.to_hex()),
+                    input_tokens: i64::try_from(a.input_tokens).unwrap_or(i64::MAX),
+                    output_tokens: i64::try_from(a.output_tokens).unwrap_or(i64::MAX),
+                    latency_ms: i64::try_from(a.latency_ms).unwrap_or(i64::MAX),
+                    outcome,
+                    detail: detail.as_deref(),
+                })
+                .await?;
+        }
+        match result {
+            Ok(x) => {
+                report.insights.add(&format!("model:{}", x.model), 1);
                 store
-                    .record_model_call(&ModelCallRecord {
-                        at: now,
-                        role: "insight",
-                        model: &a.model,
-                        provider: a.provider,
-                        hosted_in: a.hosted_in.as_str(),
-                        content_hash: Some(&hash.to_hex()),
-                        input_tokens: i64::try_from(a.input_tokens).unwrap_or(i64::MAX),
-                        output_tokens: i64::try_from(a.output_tokens).unwrap_or(i64::MAX),
-                        latency_ms: i64::try_from(a.latency_ms).unwrap_or(i64::MAX),
-                        outcome,
-                        detail: detail.as_deref(),
-                    })
+                    .save_insights(ep.id, hash, &x.model, &x.insights, now)
                     .await?;
             }
-            match result {
-                Ok(x) => {
-                    report.insights.add(&format!("model:{}", x.model), 1);
-                    store
-                        .save_insights(ep.id, &hash, &x.model, &x.insights, now)
-                        .await?;
-                }
-                Err(e) => {
-                    // No model of the region's own list could do it: park the
-                    // episode for the next run; never borrow another region's model.
-                    report.insights.add("parked", 1);
-                    store
-                        .set_episode_status(ep.id, EpisodeStatus::Parked, Some(&e.to_string()))
-                        .await?;
-                }
+            Err(e) => {
+                // No model of the region's own list could do it: park the
+                // episode for the next run; never borrow another region's model.
+                report.insights.add("parked", 1);
+                store
+                    .set_episode_status(ep.id, EpisodeStatus::Parked, Some(&e.to_string()))
+                    .await?;
             }
         }
         Ok(())
     }
 
-    async fn make_digest(
+    /// The `digest` job: the day's top picks, made once per day.
+    pub(crate) async fn make_digest(
         &self,
-        options: &RunOptions,
+        date: NaiveDate,
         report: &mut RunReport,
     ) -> Result<(), RuntimeError> {
         let store = self.store();
-        if let Some(stored) = store.digest_for_date(options.date).await? {
+        if let Some(stored) = store.digest_for_date(date).await? {
             report.digest = Some(stored.digest);
             report.digest_reused = true;
             return Ok(());
@@ -689,14 +692,118 @@ impl Region {
             .collect();
         let digest = Digest {
             region: self.config().id.clone(),
-            date: options.date,
+            date,
             items: picks,
         };
         let stored = store.create_digest(&digest, &featured, unix(now)).await?;
-        report.digest_reused = stored.digest != digest;
+        // Another process may have stored the day's digest first. Compared
+        // by the picks, not by equality: the stored digest went through JSON,
+        // whose float parsing may move a score by one ULP.
+        let picks = |d: &Digest| {
+            d.items
+                .iter()
+                .map(|i| (i.insight.text.clone(), i.episode.clone()))
+                .collect::<Vec<_>>()
+        };
+        report.digest_reused = picks(&stored.digest) != picks(&digest);
         report.digest = Some(stored.digest);
         Ok(())
     }
+}
+
+/// The progress lines printed once `stage` is finished, from the run's
+/// report so far; `noted` are the models already reported as skipped.
+pub(crate) fn stage_lines(
+    stage: meridian_store::RunStage,
+    report: &RunReport,
+    noted: &[(String, String)],
+) -> Vec<String> {
+    use meridian_store::RunStage;
+    let mut lines = Vec::new();
+    match stage {
+        RunStage::Start | RunStage::Done => {}
+        RunStage::Feeds => {
+            lines.push(format!(
+                "feeds: {} fetched, {} not modified, {} failed; {} new episodes",
+                report.feeds.get("fetched"),
+                report.feeds.get("not_modified"),
+                report.feeds.get("failed"),
+                report.feeds.get("new_episodes")
+            ));
+            for (url, kind, msg) in &report.feed_errors {
+                lines.push(format!("feed {url} failed ({kind}): {msg}"));
+            }
+        }
+        RunStage::Episodes => {
+            if !report.transcripts.0.is_empty() {
+                let parts: Vec<String> = report
+                    .transcripts
+                    .0
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                lines.push(format!("transcripts: {}", parts.join(", ")));
+            }
+            let seen: HashSet<&str> = noted.iter().map(|(m, _)| m.as_str()).collect();
+            for (model, note) in &report.model_notes {
+                if !seen.contains(model.as_str()) {
+                    lines.push(format!(
+                        "model `{model}` {note}; falling back within the region"
+                    ));
+                }
+            }
+            let by_model: Vec<String> = report
+                .insights
+                .0
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix("model:").map(|m| format!("{v} by {m}")))
+                .collect();
+            lines.push(format!(
+                "insights: {} episodes ({}), {} from cache, {} parked",
+                report.insights.get("episodes"),
+                if by_model.is_empty() {
+                    "none extracted now".to_owned()
+                } else {
+                    by_model.join(", ")
+                },
+                report.insights.get("cached"),
+                report.insights.get("parked"),
+            ));
+        }
+        RunStage::Digest => match &report.digest {
+            Some(d) => lines.push(format!(
+                "digest {}: {} insights{}",
+                d.date,
+                d.items.len(),
+                if report.digest_reused {
+                    " (made by an earlier run today)"
+                } else {
+                    ""
+                }
+            )),
+            None => lines.push(format!(
+                "digest {}: nothing new to send",
+                report.date.map_or_else(String::new, |d| d.to_string())
+            )),
+        },
+        RunStage::Deliver => {
+            let waiting = ["deferred", "not_yet", "relay_down"]
+                .iter()
+                .map(|k| report.delivery.get(k))
+                .sum::<u64>();
+            let given_up = ["failed", "dead_lettered", "suppressed"]
+                .iter()
+                .map(|k| report.delivery.get(k))
+                .sum::<u64>();
+            lines.push(format!(
+                "emails: {} sent, {} already sent, {waiting} waiting for a retry, {given_up} given up ({})",
+                report.delivery.get("sent"),
+                report.delivery.get("already_sent"),
+                report.transport
+            ));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

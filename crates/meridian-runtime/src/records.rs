@@ -2,11 +2,14 @@
 //! it: the two hooks every send and every consent change pass through.
 //!
 //! Addresses are personal data: the hooks receive the address, and what they
-//! write carries only a keyed hash of it ([`Region::recipient_hash`]). Today
-//! they write a structured log event (target `meridian::mail`); the region's
-//! audit log appends its record here too, so every call site already awaits
-//! them and handles their error.
+//! write carries only a keyed hash of it: in the region's audit log
+//! (`email_send` and `subscription_change` records) the audit log's own
+//! [`meridian_audit::AuditLog::keyed_hash`], in the structured log event
+//! (target `meridian::mail`) [`Region::recipient_hash`]. A record that cannot
+//! be appended is an error of the call site (the audit log must show what
+//! happened).
 
+use meridian_audit::AuditEvent;
 use meridian_core::SubscriberEmail;
 
 use crate::{Region, RuntimeError};
@@ -138,11 +141,29 @@ impl Region {
     }
 
     /// Records one try of one email. Every send of the region, digest or
-    /// confirmation, calls this once with its outcome.
+    /// confirmation, calls this once with its outcome: an `email_send` audit
+    /// record with the keyed hash of the address (never the address, nor the
+    /// `Message-ID`, which names a domain after an `@`).
     ///
     /// # Errors
-    /// None today; the audit log's append errors will surface here.
+    /// [`RuntimeError::Audit`] when the record cannot be appended.
     pub async fn record_mail_event(&self, event: &MailEvent<'_>) -> Result<(), RuntimeError> {
+        let audit = self.audit();
+        let mut record = AuditEvent::email_send(
+            event.actor,
+            &audit.keyed_hash(event.recipient.as_str()),
+            event.outcome.as_str(),
+            event.ai_labelled,
+        )
+        .with_host(self.gate().facts().mail_relay.clone())
+        .with_detail("kind", event.kind.as_str());
+        if let Some(code) = event.code {
+            record = record.with_detail("code", code);
+        }
+        audit
+            .record(record)
+            .await
+            .map_err(|source| self.audit_error(source))?;
         let recipient = self.recipient_hash(event.recipient);
         tracing::info!(
             target: "meridian::mail",
@@ -162,16 +183,26 @@ impl Region {
     }
 
     /// Records a change of a subscriber's consent state by `actor`
-    /// (`server`, `delivery`, `cli`).
+    /// (`server`, `delivery`, `cli`): a `subscription_change` audit record
+    /// with the keyed hash of the address.
     ///
     /// # Errors
-    /// None today; the audit log's append errors will surface here.
+    /// [`RuntimeError::Audit`] when the record cannot be appended.
     pub async fn record_subscription_change(
         &self,
         actor: &'static str,
         subscriber: &SubscriberEmail,
         change: SubscriptionChange,
     ) -> Result<(), RuntimeError> {
+        let audit = self.audit();
+        audit
+            .record(AuditEvent::subscription_change(
+                actor,
+                &audit.keyed_hash(subscriber.as_str()),
+                change.as_str(),
+            ))
+            .await
+            .map_err(|source| self.audit_error(source))?;
         let subscriber = self.recipient_hash(subscriber);
         tracing::info!(
             target: "meridian::mail",

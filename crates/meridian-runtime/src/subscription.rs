@@ -242,8 +242,9 @@ impl Region {
 
     /// Sends the confirmation emails due at `now` (at most 50 per call):
     /// `sent`, `skipped` (confirmed or unsubscribed meanwhile), `deferred`,
-    /// `failed`, `suppressed`, `relay_down` (the pass stops; the rest waits a
-    /// minute).
+    /// `failed`, `suppressed`, `relay_down` or `policy_denied` (the region's
+    /// policies refuse mail to its relay; recorded): the pass stops and the
+    /// rest waits a minute.
     ///
     /// # Errors
     /// [`RuntimeError::Store`] or [`RuntimeError::Render`].
@@ -259,7 +260,7 @@ impl Region {
             }
             let outcome = self.send_confirmation(&row, now).await?;
             counts.add(outcome, 1);
-            if outcome == "relay_down" {
+            if outcome == "relay_down" || outcome == "policy_denied" {
                 break;
             }
         }
@@ -337,6 +338,17 @@ impl Region {
             code: None,
             ai_labelled: false,
         };
+        // Decide and record before sending; a denial waits like a relay that
+        // is down (not counted as a try), and is never sent another way.
+        if let Err(reason) = self.authorize_mail("server", MailKind::Confirmation).await {
+            store
+                .record_confirmation(
+                    row.id,
+                    ConfirmationOutcome::RelayDown(&reason, now + CONFIRM_RELAY_RETRY_SECS),
+                )
+                .await?;
+            return Ok("policy_denied");
+        }
         self.send_rate().acquire().await;
         let error = match self.mailer().send(&email).await {
             Ok(_) => {

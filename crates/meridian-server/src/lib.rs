@@ -1,4 +1,5 @@
-//! One region's HTTP service: the subscription surface of `meridian serve`.
+//! One region's HTTP service (`meridian serve`): subscriptions, the digest
+//! archive, the admin API, OpenAPI, metrics and health.
 //!
 //! | route | what |
 //! |---|---|
@@ -9,7 +10,19 @@
 //! | `GET /unsubscribe?token=…` | a page with one button (following a link changes nothing) |
 //! | `POST /unsubscribe?token=…` | RFC 8058 one-click unsubscribe: no session, the signed token is the credential |
 //! | `GET /healthz` | the process answers |
-//! | `GET /readyz` | the region's database answers (`503` otherwise) |
+//! | `GET /readyz` | the region's database answers, its migrations are current and its policy gate holds policies (`503 not ready: …` otherwise) |
+//! | `GET /metrics` | Prometheus/OpenMetrics text ([`metrics`]) |
+//! | `GET /api/v1/openapi.json` | the OpenAPI document ([`openapi`]) |
+//! | `GET, POST /api/v1/feeds` | admin API: list, add (`{"url", "title"?}`, validated as `meridian feeds add`) |
+//! | `GET, DELETE /api/v1/feeds/{id}` | one feed; remove it with its episodes |
+//! | `POST /api/v1/feeds/import` | an OPML body (≤ 1 MiB); errors name the line |
+//! | `POST /api/v1/runs` | start a daily run (`202`, `Location: /api/v1/runs/{id}`; `409` while one runs) |
+//! | `GET /api/v1/runs`, `GET /api/v1/runs/{id}` | runs of this process: state, progress lines, counts |
+//! | `GET /api/v1/subscribers` | addresses for `admin` tokens, keyed hashes only for `read` |
+//! | `GET /api/v1/audit/report?from=&to=&format=html\|json\|md` | the compliance audit report |
+//! | `GET /api/v1/audit/export` | the audit chain as JSON lines |
+//! | `GET /archive`, `GET /archive/{date}` | the digest archive: days newest first (`?page=N`), one digest per page |
+//! | `GET /archive.json`, `GET /archive/{date}.json` | the same as JSON (see the `archive` module) |
 //!
 //! Subscribing answers the same whether or not the address is known, and
 //! sends nothing during the request: the confirmation email is queued in the
@@ -18,12 +31,32 @@
 //! response neither waits for the relay nor reveals, by its timing, anything
 //! about the address.
 //!
+//! The admin API (`/api/v1/…` except `subscribe` and `openapi.json`) takes
+//! `Authorization: Bearer mrd_<region>_<secret>` tokens made by `meridian
+//! tokens create --region R --scope admin|read` ([`tokens`]): stored as
+//! SHA-256 hashes in the region's own database, so a token of one region
+//! gets `401` from every other region's service. A `read` token may only
+//! `GET`; anything else needs `admin` (`403`). Errors are
+//! `{"error": code, "detail": text}`, never internals.
+//!
+//! Limits at the door ([`limits`], [`csrf`]): the subscribe form carries a
+//! signed double-submit CSRF token (hidden field + `HttpOnly`,
+//! `SameSite=Strict` cookie; `403` without it), while the RFC 8058 one-click
+//! unsubscribe needs only its signed link; subscribe requests are rate
+//! limited per client IP and per address (`429` with `Retry-After`); query
+//! strings over 2 KiB get `414`; bodies over 16 KiB (1 MiB for the OPML
+//! import) get `413`; responses are gzipped when the client asks.
+//!
+//! On shutdown ([`Application::run`]) the service stops accepting, finishes
+//! requests in flight, waits for a run started through the API and lets the
+//! confirmation worker finish its email.
+//!
 //! Every response carries a request id (`x-request-id`), a strict CSP (styles
 //! from this origin only, no scripts, forms to this origin only),
 //! `Referrer-Policy: no-referrer` (links carry tokens), `nosniff`,
 //! `frame-ancestors 'none'`, `Cache-Control: no-store` on pages, and HSTS
 //! when the region's `server.base_url` is `https`. Requests time out after
-//! 10 s and bodies are capped at 16 KiB.
+//! 10 s.
 //!
 //! ```no_run
 //! # async fn f(region: meridian_runtime::Region) -> Result<(), meridian_server::ServerError> {
@@ -33,9 +66,17 @@
 //! # }
 //! ```
 
+mod admin;
+mod archive;
+pub mod csrf;
 mod error;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
 mod pages;
 mod routes;
+pub mod runs;
+pub mod tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,11 +84,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::routing::{get, post};
 use meridian_runtime::Region;
 use tokio::sync::{Notify, watch};
 use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -56,8 +99,11 @@ use tower_http::trace::TraceLayer;
 
 /// Longest a request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request body accepted, bytes.
+/// Largest request body accepted, bytes (the admin API's OPML import takes
+/// up to [`MAX_ADMIN_BODY_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub use admin::{Caller, MAX_ADMIN_BODY_BYTES};
+pub use limits::{MAX_QUERY_BYTES, SubscribeLimits};
 /// How often the confirmation worker looks for due emails (retries) when
 /// nothing wakes it.
 const WORKER_INTERVAL: Duration = Duration::from_secs(30);
@@ -65,23 +111,61 @@ const WORKER_INTERVAL: Duration = Duration::from_secs(30);
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
-/// The service's shared state: the region, and the bell that wakes the
-/// confirmation worker.
+/// How the service is set up beyond the region's config.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// The subscribe rate limits.
+    pub subscribe_limits: SubscribeLimits,
+}
+
+impl ServeOptions {
+    /// The defaults for `region` (today the same for every region).
+    #[must_use]
+    pub fn for_region(_region: &Region) -> Self {
+        Self::default()
+    }
+}
+
+/// The service's shared state: the region, the bell that wakes the
+/// confirmation worker, the admin-triggered runs, metrics, rate limits and
+/// the CSRF signer.
 #[derive(Clone)]
 pub struct AppState {
     /// The region this process serves.
     pub region: Arc<Region>,
     /// Rung when a confirmation email is queued.
     pub confirmations: Arc<Notify>,
+    /// Runs started through `POST /api/v1/runs` (one at a time).
+    pub runs: Arc<runs::RunManager>,
+    /// The figures this process keeps for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// The subscribe rate limiter.
+    pub limits: Arc<limits::RateLimiter>,
+    /// Signs the subscribe form's CSRF tokens.
+    pub csrf: csrf::CsrfSigner,
+    /// The setup (limits).
+    pub options: Arc<ServeOptions>,
 }
 
 impl AppState {
-    /// State for `region`.
+    /// State for `region`, with [`ServeOptions::for_region`].
     #[must_use]
     pub fn new(region: Arc<Region>) -> Self {
+        let options = ServeOptions::for_region(&region);
+        Self::with_options(region, options)
+    }
+
+    /// State for `region` with `options`.
+    #[must_use]
+    pub fn with_options(region: Arc<Region>, options: ServeOptions) -> Self {
         Self {
+            csrf: csrf::CsrfSigner::of(&region),
+            limits: Arc::new(limits::RateLimiter::new(options.subscribe_limits)),
             region,
             confirmations: Arc::new(Notify::new()),
+            runs: Arc::new(runs::RunManager::default()),
+            metrics: Arc::new(metrics::Metrics::default()),
+            options: Arc::new(options),
         }
     }
 }
@@ -127,13 +211,23 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(x_request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            metrics::track,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // gzip only (the one encoding compiled in), when the client accepts it.
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(limits::cap_query))
+        // A hard cap on every body; extractors stop at the 16 KiB default below,
+        // which the OPML import route raises.
+        .layer(RequestBodyLimitLayer::new(MAX_ADMIN_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
     Router::new()
         .route(
@@ -149,6 +243,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route(pages::STYLESHEET_PATH, get(routes::stylesheet))
+        .route("/metrics", get(metrics::scrape))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .merge(admin::routes(&state))
+        .merge(archive::routes())
         .fallback(routes::not_found)
         .with_state(state)
         .layer(middleware)
@@ -163,11 +261,24 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `listen` for `region`.
+    /// Binds `listen` for `region`, with [`ServeOptions::for_region`].
     ///
     /// # Errors
     /// [`ServerError::Bind`].
     pub async fn build(region: Arc<Region>, listen: SocketAddr) -> Result<Self, ServerError> {
+        let options = ServeOptions::for_region(&region);
+        Self::build_with(region, listen, options).await
+    }
+
+    /// Binds `listen` for `region` with `options`.
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`].
+    pub async fn build_with(
+        region: Arc<Region>,
+        listen: SocketAddr,
+        options: ServeOptions,
+    ) -> Result<Self, ServerError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -181,7 +292,7 @@ impl Application {
         Ok(Self {
             listener,
             addr,
-            state: AppState::new(region),
+            state: AppState::with_options(region, options),
         })
     }
 
@@ -204,9 +315,11 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets
-    /// requests in flight finish (each is bounded by [`REQUEST_TIMEOUT`]) and
-    /// lets the confirmation worker finish the email it is sending. The
-    /// worker runs inside this future, not as a detached task.
+    /// requests in flight finish (each is bounded by [`REQUEST_TIMEOUT`]),
+    /// waits for a run started through the admin API to finish, and lets the
+    /// confirmation worker finish the email it is sending. The worker runs
+    /// inside this future, and the run's task is joined here: nothing is
+    /// left detached.
     ///
     /// # Errors
     /// [`ServerError::Serve`].
@@ -221,7 +334,7 @@ impl Application {
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut server_stop = stop_rx.clone();
-        let app = router(state.clone());
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = server_stop.wait_for(|stop| *stop).await;
         });
@@ -240,16 +353,32 @@ impl Application {
             let _ = stop_tx.send(true);
             result
         };
-        let (result, ()) = tokio::join!(server, confirmation_worker(state, stop_rx));
+        let runs = Arc::clone(&state.runs);
+        let mut runs_stop = stop_rx.clone();
+        let drain_runs = async move {
+            let _ = runs_stop.wait_for(|stop| *stop).await;
+            runs.drain().await;
+        };
+        let (result, (), ()) =
+            tokio::join!(server, confirmation_worker(state, stop_rx), drain_runs);
         result.map_err(|source| ServerError::Serve { addr, source })
     }
 }
 
 /// Sends queued confirmation emails: when a subscribe request rings, and
-/// every [`WORKER_INTERVAL`] for retries, until `stop` turns true.
+/// every [`WORKER_INTERVAL`] for retries, until `stop` turns true. Signs the
+/// region's audit chain every [`meridian_runtime::CHECKPOINT_INTERVAL`] when
+/// it has grown, and once more when stopping.
 async fn confirmation_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     let region = &state.region;
+    let mut last_checkpoint = tokio::time::Instant::now();
     loop {
+        // The audit records of confirmation emails and subscription changes
+        // are signed every `CHECKPOINT_INTERVAL`, not only by the next run.
+        if last_checkpoint.elapsed() >= meridian_runtime::CHECKPOINT_INTERVAL {
+            last_checkpoint = tokio::time::Instant::now();
+            checkpoint(region).await;
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -265,7 +394,22 @@ async fn confirmation_worker(state: AppState, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             () = state.confirmations.notified() => {}
             () = tokio::time::sleep(WORKER_INTERVAL) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
+            // The watch's read guard is dropped inside the block: held any
+            // longer, it would block the sender's second `send`.
+            () = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
+        }
+    }
+    // Buffered outcome records are written and signed before the process goes.
+    checkpoint(region).await;
+}
+
+/// Signs the region's audit chain when it has grown since its last checkpoint.
+async fn checkpoint(region: &Region) {
+    match region.audit_checkpoint_if_moved().await {
+        Ok(true) => tracing::info!(region = %region.config().id, "Audit chain checkpoint signed."),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(region = %region.config().id, error = %e, "Signing the audit chain failed.")
         }
     }
 }

@@ -47,7 +47,7 @@ impl Lang {
         }
     }
 
-    fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             Self::En => "en-US",
             Self::Zh => "zh-CN",
@@ -102,6 +102,7 @@ pub(crate) fn subscribe(
     selected: &str,
     email: &str,
     error: bool,
+    csrf: &str,
 ) -> Rendered {
     let s = page.lang;
     let (title, intro, email_label, language_label, submit, privacy, invalid) = match s {
@@ -166,6 +167,8 @@ pub(crate) fn subscribe(
             privacy => privacy,
             error => error.then_some(invalid),
             email => email,
+            csrf_field => crate::csrf::CSRF_FIELD,
+            csrf => csrf,
             locales => minijinja::Value::from(minijinja::value::Serde(&options)),
         },
     )
@@ -184,6 +187,8 @@ pub(crate) enum Message {
     Unsubscribed,
     /// A link that does not work, and why.
     BadLink(LinkError),
+    /// A form post without a valid CSRF token (an old page, cookies off, or another site).
+    FormExpired,
     /// No such page.
     NotFound,
     /// Something broke on our side.
@@ -271,6 +276,25 @@ fn message_words(
             true,
         ),
         (lang, Message::BadLink(error)) => bad_link_words(lang, error),
+        (Lang::En, Message::FormExpired) => (
+            "Please send the form again",
+            "This form has expired or was not sent from our subscribe page. Open the subscribe page again and \
+             send it from there (cookies must be allowed for this site)."
+                .to_owned(),
+            true,
+        ),
+        (Lang::Zh, Message::FormExpired) => (
+            "请重新提交表单",
+            "此表单已过期，或并非从我们的订阅页面提交。请重新打开订阅页面并从那里提交（需要允许本站的 Cookie）。".to_owned(),
+            true,
+        ),
+        (Lang::De, Message::FormExpired) => (
+            "Bitte senden Sie das Formular erneut",
+            "Dieses Formular ist abgelaufen oder wurde nicht von unserer Anmeldeseite gesendet. Öffnen Sie die \
+             Anmeldeseite erneut und senden Sie es von dort (Cookies müssen für diese Website erlaubt sein)."
+                .to_owned(),
+            true,
+        ),
         (Lang::En, Message::NotFound) => ("Page not found", "There is no page at this address.".to_owned(), true),
         (Lang::Zh, Message::NotFound) => ("页面不存在", "此地址没有页面。".to_owned(), true),
         (Lang::De, Message::NotFound) => ("Seite nicht gefunden", "Unter dieser Adresse gibt es keine Seite.".to_owned(), true),
@@ -400,6 +424,7 @@ mod tests {
                     "en-US",
                     "a\"b@example.com",
                     true,
+                    "1.ab.cd",
                 )
                 .unwrap(),
                 unsubscribe(&p, "/unsubscribe?token=u.1.2.x").unwrap(),
@@ -410,6 +435,7 @@ mod tests {
                 Message::AlreadyConfirmed,
                 Message::Unsubscribed,
                 Message::BadLink(LinkError::Expired),
+                Message::FormExpired,
                 Message::NotFound,
                 Message::Internal,
             ] {
@@ -431,12 +457,25 @@ mod tests {
 
     #[test]
     fn a_bad_address_is_marked_for_assistive_technology() {
-        let html = subscribe(&page(Lang::En), "AI", &["en-US"], "en-US", "nope", true).unwrap();
+        let html = subscribe(
+            &page(Lang::En),
+            "AI",
+            &["en-US"],
+            "en-US",
+            "nope",
+            true,
+            "t",
+        )
+        .unwrap();
         assert!(html.contains("aria-invalid=\"true\""), "{html}");
         assert!(html.contains("aria-describedby=\"email-error\""), "{html}");
         assert!(html.contains("id=\"email-error\""), "{html}");
         assert!(html.contains("value=\"nope\""), "the input is kept: {html}");
-        let fine = subscribe(&page(Lang::En), "AI", &["en-US"], "en-US", "", false).unwrap();
+        let fine = subscribe(&page(Lang::En), "AI", &["en-US"], "en-US", "", false, "t").unwrap();
         assert!(!fine.contains("aria-invalid"), "{fine}");
+        assert!(
+            fine.contains("<input type=\"hidden\" name=\"csrf\" value=\"t\">"),
+            "the CSRF field: {fine}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use meridian_core::{Locale, SubscriberEmail};
 use meridian_runtime::{
@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, PageError};
+use crate::limits::ClientIp;
 use crate::pages::{self, Lang, Message, PageContext};
 
 fn unix_now() -> i64 {
@@ -50,19 +51,21 @@ fn supported_locale(tag: Option<&str>) -> Result<Option<Locale>, ()> {
     }
 }
 
-/// `GET /subscribe`: the form.
+/// `GET /subscribe`: the form, with a fresh CSRF token (field and cookie).
 pub(crate) async fn subscribe_page(State(state): State<AppState>) -> Result<Response, PageError> {
-    subscribe_form_page(&state.region, "", None, false)
+    subscribe_form_page(&state, "", None, false)
 }
 
 fn subscribe_form_page(
-    region: &Region,
+    state: &AppState,
     email: &str,
     locale: Option<&str>,
     error: bool,
 ) -> Result<Response, PageError> {
+    let region = &state.region;
     let cfg = region.config();
     let selected = locale.unwrap_or(cfg.locale.as_str());
+    let csrf = state.csrf.issue(unix_now());
     let body = pages::subscribe(
         &page_context(region),
         &cfg.mail.ai_label,
@@ -70,16 +73,21 @@ fn subscribe_form_page(
         selected,
         email,
         error,
+        &csrf,
     )
     .map_err(PageError::template(region))?;
-    Ok(html(
+    let mut response = html(
         if error {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
         },
         body,
-    ))
+    );
+    if let Ok(cookie) = HeaderValue::from_str(&state.csrf.cookie(&csrf)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// The subscribe form's fields.
@@ -89,12 +97,18 @@ pub(crate) struct SubscribeForm {
     email: String,
     #[serde(default)]
     locale: Option<String>,
+    /// The CSRF token of the page the form came from.
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /subscribe`: queue a confirmation email; the same page whatever
-/// the address.
+/// the address. Refused with `403` without the page's CSRF token, and with
+/// `429` beyond the rate limits.
 pub(crate) async fn subscribe_form(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     form: Result<Form<SubscribeForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let region = &state.region;
@@ -104,22 +118,35 @@ pub(crate) async fn subscribe_form(
             FormRejection::FailedToDeserializeForm(_)
             | FormRejection::FailedToDeserializeFormBody(_),
         ) => {
-            return subscribe_form_page(region, "", None, true);
+            return subscribe_form_page(&state, "", None, true);
         }
         // Not a form at all, or too large: axum's own status (415, 413…).
         Err(other) => return Ok(other.into_response()),
     };
+    if !state.csrf.check(&headers, &form.csrf, unix_now()) {
+        let body = pages::message(
+            &page_context(region),
+            Message::FormExpired,
+            CONFIRM_VALID_HOURS,
+        )
+        .map_err(PageError::template(region))?;
+        return Ok(html(StatusCode::FORBIDDEN, body));
+    }
     let Ok(locale) = supported_locale(form.locale.as_deref()) else {
-        return subscribe_form_page(region, &form.email, None, false);
+        return subscribe_form_page(&state, &form.email, None, false);
     };
     let Ok(email) = SubscriberEmail::parse(&form.email) else {
         return subscribe_form_page(
-            region,
+            &state,
             &form.email,
             locale.as_ref().map(Locale::as_str),
             true,
         );
     };
+    if let Err(refused) = state.limits.check(ip, email.as_str(), unix_now()) {
+        state.metrics.count_rate_limited(refused.limit);
+        return Ok(refused.into_response());
+    }
     region
         .request_subscription(&email, locale.as_ref(), "web", unix_now())
         .await
@@ -135,25 +162,44 @@ pub(crate) async fn subscribe_form(
 }
 
 /// The JSON subscribe request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubscribeRequest {
+    /// The address to confirm.
     email: String,
+    /// The emails' locale (`en-US`, `zh-CN`, `de-DE`); default: the region's.
     #[serde(default)]
     locale: Option<String>,
 }
 
 /// `POST /api/v1/subscribe`: as the form, in JSON. `202 Accepted` whatever
-/// the address.
+/// the address. Needs no CSRF token: a JSON body cannot be sent by another
+/// site's form, and a cross-origin `fetch` of it is refused by the browser.
+#[utoipa::path(post, path = "/api/v1/subscribe", tag = "subscriptions",
+    request_body = SubscribeRequest,
+    responses(
+        (status = 202, description = "A confirmation email is queued if the address can receive one (the same answer for every address)"),
+        (status = 400, description = "`{\"error\": {\"field\", \"message\"}}`"),
+        (status = 413, description = "Body over 16 KiB"),
+        (status = 429, description = "Rate limited; see `Retry-After`"),
+    ))]
 pub(crate) async fn subscribe_json(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     body: Result<Json<SubscribeRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let region = &state.region;
-    let Json(request) = body.map_err(|e| ApiError::BadRequest {
-        field: None,
-        message: e.body_text(),
-    })?;
+    let Json(request) = match body {
+        Ok(json) => json,
+        // Too large: 413, as for the form.
+        Err(JsonRejection::BytesRejection(e)) => return Ok(e.into_response()),
+        Err(e) => {
+            return Err(ApiError::BadRequest {
+                field: None,
+                message: e.body_text(),
+            });
+        }
+    };
     let locale =
         supported_locale(request.locale.as_deref()).map_err(|()| ApiError::BadRequest {
             field: Some("locale"),
@@ -163,6 +209,10 @@ pub(crate) async fn subscribe_json(
         field: Some("email"),
         message: e.reason.to_owned(),
     })?;
+    if let Err(refused) = state.limits.check(ip, email.as_str(), unix_now()) {
+        state.metrics.count_rate_limited(refused.limit);
+        return Ok(refused.into_response());
+    }
     region
         .request_subscription(&email, locale.as_ref(), "api", unix_now())
         .await
@@ -256,19 +306,53 @@ pub(crate) async fn unsubscribe(
 }
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String)))]
 pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: the region's database answers.
+/// `GET /readyz`: the region's database answers, its schema is current
+/// (every migration of this build applied), and its policy gate holds the
+/// region's policies.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "`ready`", content_type = "text/plain", body = String),
+        (status = 503, description = "`not ready: database|migrations|policies`", content_type = "text/plain", body = String),
+    ))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    match state.region.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+    let region = &state.region;
+    let id = &region.config().id;
+    let not_ready = |what: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {what}\n"),
+        )
+            .into_response()
+    };
+    if let Err(e) = region.store().ping().await {
+        tracing::error!(region = %id, error = %e, "Not ready: the database does not answer.");
+        return not_ready("database");
+    }
+    match region.store().migrations_current().await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::error!(region = %id, "Not ready: the database schema is behind this build's migrations.");
+            return not_ready("migrations");
+        }
         Err(e) => {
-            tracing::error!(region = %state.region.config().id, error = %e, "Not ready: the database does not answer.");
-            (StatusCode::SERVICE_UNAVAILABLE, "not ready: database\n").into_response()
+            tracing::error!(region = %id, error = %e, "Not ready: the applied migrations cannot be read.");
+            return not_ready("migrations");
         }
     }
+    // The gate is loaded when the region is assembled (a region whose
+    // policies do not load does not start); an empty set would deny
+    // everything, so it is "not ready" rather than "ready to refuse".
+    if region.gate().policies().is_empty() {
+        tracing::error!(region = %id, "Not ready: the region's policy set is empty.");
+        return not_ready("policies");
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 /// `GET /assets/meridian.css`.

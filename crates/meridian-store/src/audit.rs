@@ -107,6 +107,72 @@ impl RegionStore {
         Ok(row)
     }
 
+    /// Appends several records in one transaction (one lock, one commit):
+    /// `build` gets the head read under the append lock and returns the rows
+    /// in chain order, the first with `seq = head.seq + 1` and each
+    /// following its predecessor (`seq + 1`, `prev_hash` = its hash). An
+    /// empty batch writes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`], or [`StoreError::Corrupt`] when the rows do not
+    /// extend the head one after another; nothing is written then.
+    pub async fn append_audit_batch<F>(&self, build: F) -> Result<Vec<AuditRow>, StoreError>
+    where
+        F: FnOnce(&AuditHead) -> Vec<AuditRow>,
+    {
+        let what = "appending to the audit log";
+        let err = |e| self.query_err(what, e);
+        let mut tx = self.pool().begin().await.map_err(err)?;
+        let locked = sqlx::query(LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if locked != 1 {
+            return Err(self.corrupt("audit log", "the `audit_writer` lock row is missing"));
+        }
+        let head = match sqlx::query(HEAD)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?
+        {
+            Some(r) => AuditHead {
+                seq: r
+                    .try_get("seq")
+                    .map_err(|e| self.corrupt("audit head", e))?,
+                hash: Some(
+                    r.try_get("hash")
+                        .map_err(|e| self.corrupt("audit head", e))?,
+                ),
+            },
+            None => AuditHead { seq: 0, hash: None },
+        };
+        let rows = build(&head);
+        let (mut seq, mut prev) = (head.seq, head.hash.clone());
+        for row in &rows {
+            if row.seq != seq + 1 || prev.as_ref().is_some_and(|p| *p != row.prev_hash) {
+                return Err(self.corrupt(
+                    "audit record",
+                    format!("sequence {} does not follow {seq} in the batch", row.seq),
+                ));
+            }
+            sqlx::query(INSERT_RECORD)
+                .bind(row.seq)
+                .bind(row.at)
+                .bind(row.kind.as_str())
+                .bind(row.record.as_str())
+                .bind(row.prev_hash.as_str())
+                .bind(row.hash.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            seq = row.seq;
+            prev = Some(row.hash.clone());
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(rows)
+    }
+
     /// Appends one record and one checkpoint in the same transaction. `build`
     /// sees the head and the last checkpoint, both read under the append lock,
     /// and returns the record (`seq = head.seq + 1`) and the checkpoint
@@ -238,6 +304,20 @@ impl RegionStore {
             }),
             None => Ok(AuditHead { seq: 0, hash: None }),
         }
+    }
+
+    /// The sequence number the last signed checkpoint covers (`None` before
+    /// the first checkpoint).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn audit_last_checkpoint_seq(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT seq FROM audit_checkpoints ORDER BY number DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.query_err("reading the last audit checkpoint", e))
     }
 
     /// Number of rows in the audit log.

@@ -31,7 +31,9 @@ pub enum DeliveryClaim {
 
 /// How long a claim is held while its email is being sent: a worker that
 /// dies mid-send leaves the delivery to others only after this, so that two
-/// workers (replicas) never send the same email at the same time.
+/// workers (replicas) never send the same email at the same time. The daily
+/// run's delivery job releases the claims of a worker known to be dead
+/// sooner ([`RegionStore::release_delivery_leases`]).
 pub const DELIVERY_LEASE_SECS: i64 = 600;
 
 /// What follows a failed delivery attempt; see [`RegionStore::record_delivery_failure`].
@@ -85,7 +87,7 @@ impl RegionStore {
             || format!("claiming delivery of digest {digest_id} to subscriber {subscriber_id}");
         let lease = now + DELIVERY_LEASE_SECS;
         let inserted = sqlx::query(
-            "INSERT INTO deliveries (digest_id, subscriber_id, message_id, status, claimed_at, next_attempt_at) \
+            "INSERT INTO deliveries (digest_id, subscriber_id, message_id, status, claimed_at, lease_until) \
              VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (digest_id, subscriber_id) DO NOTHING",
         )
         .bind(digest_id)
@@ -100,8 +102,9 @@ impl RegionStore {
             > 0;
         let taken = inserted
             || sqlx::query(
-                "UPDATE deliveries SET next_attempt_at = $1 WHERE digest_id = $2 AND subscriber_id = $3 \
-                 AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $4)",
+                "UPDATE deliveries SET lease_until = $1 WHERE digest_id = $2 AND subscriber_id = $3 \
+                 AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $4) \
+                 AND (lease_until IS NULL OR lease_until <= $4)",
             )
             .bind(lease)
             .bind(digest_id)
@@ -113,7 +116,7 @@ impl RegionStore {
             .rows_affected()
                 > 0;
         let r = sqlx::query(
-            "SELECT message_id, status, attempts, next_attempt_at FROM deliveries WHERE digest_id = $1 AND subscriber_id = $2",
+            "SELECT message_id, status, attempts, next_attempt_at, lease_until FROM deliveries WHERE digest_id = $1 AND subscriber_id = $2",
         )
         .bind(digest_id)
         .bind(subscriber_id)
@@ -128,12 +131,13 @@ impl RegionStore {
                 message_id: r.try_get("message_id").map_err(get)?,
                 attempts: r.try_get("attempts").map_err(get)?,
             }),
-            "pending" => Ok(DeliveryClaim::NotYet {
-                next_attempt_at: r
-                    .try_get::<Option<i64>, _>("next_attempt_at")
-                    .map_err(get)?
-                    .unwrap_or(now),
-            }),
+            "pending" => {
+                let retry: Option<i64> = r.try_get("next_attempt_at").map_err(get)?;
+                let lease: Option<i64> = r.try_get("lease_until").map_err(get)?;
+                Ok(DeliveryClaim::NotYet {
+                    next_attempt_at: retry.max(lease).unwrap_or(now),
+                })
+            }
             _ => Ok(DeliveryClaim::GivenUp { status }),
         }
     }
@@ -150,7 +154,7 @@ impl RegionStore {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = $1, transport = $2, last_error = NULL \
+            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = $1, transport = $2, last_error = NULL, lease_until = NULL \
              WHERE digest_id = $3 AND subscriber_id = $4",
         )
         .bind(now)
@@ -176,7 +180,7 @@ impl RegionStore {
         permanent: bool,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = NULL, \
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = NULL, lease_until = NULL, \
              status = CASE WHEN $2 = 1 THEN 'failed' ELSE status END \
              WHERE digest_id = $3 AND subscriber_id = $4",
         )
@@ -213,7 +217,7 @@ impl RegionStore {
             DeliveryRetry::Never => (1, "dead", None),
         };
         sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + $1, last_error = $2, status = $3, next_attempt_at = $4 \
+            "UPDATE deliveries SET attempts = attempts + $1, last_error = $2, status = $3, next_attempt_at = $4, lease_until = NULL \
              WHERE digest_id = $5 AND subscriber_id = $6",
         )
         .bind(counts)
@@ -226,6 +230,32 @@ impl RegionStore {
         .await
         .map_err(|e| self.query_err("recording a failed delivery", e))?;
         Ok(())
+    }
+
+    /// Releases the claims held on digest `digest_id`'s pending deliveries
+    /// (not their retry times): for the one worker that holds the digest's
+    /// delivery job after the previous holder died mid-send. Returns how many
+    /// were released. A claim whose email the relay had accepted just before
+    /// the crash, but which was not yet marked sent, is sent again, with the
+    /// same `Message-ID`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn release_delivery_leases(&self, digest_id: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL WHERE digest_id = $1 AND status = 'pending' \
+             AND lease_until IS NOT NULL",
+        )
+        .bind(digest_id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            self.query_err(
+                format!("releasing the delivery claims of digest {digest_id}"),
+                e,
+            )
+        })?
+        .rows_affected())
     }
 
     /// Every delivery of a digest.

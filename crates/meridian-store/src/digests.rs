@@ -20,6 +20,15 @@ pub struct CandidateEpisode {
     pub insights: Vec<Insight>,
 }
 
+/// One page of the digest archive.
+#[derive(Debug, Clone)]
+pub struct DigestPage {
+    /// The page's digests, newest day first.
+    pub digests: Vec<StoredDigest>,
+    /// How many digests the region has in all.
+    pub total: i64,
+}
+
 /// A digest as stored.
 #[derive(Debug, Clone)]
 pub struct StoredDigest {
@@ -154,6 +163,34 @@ impl RegionStore {
             );
         }
         Ok(out)
+    }
+
+    /// One page of the archive: at most `limit` digests, newest day first,
+    /// after skipping the `offset` newest; and how many there are in all.
+    /// A negative `offset` or `limit` counts as 0.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] or [`StoreError::Corrupt`].
+    pub async fn digest_page(&self, offset: i64, limit: i64) -> Result<DigestPage, StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM digests")
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| self.query_err("counting digests", e))?;
+        let rows = sqlx::query(
+            "SELECT id, digest_json FROM digests ORDER BY digest_date DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(limit.max(0))
+        .bind(offset.max(0))
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.query_err(format!("listing digests from number {offset}"), e))?;
+        Ok(DigestPage {
+            digests: rows
+                .iter()
+                .map(|r| self.stored_digest(r))
+                .collect::<Result<_, _>>()?,
+            total,
+        })
     }
 
     /// The most recent digests, newest first.

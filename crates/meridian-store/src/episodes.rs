@@ -180,6 +180,21 @@ impl RegionStore {
         Ok(out)
     }
 
+    /// The episode with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] or [`StoreError::Corrupt`].
+    pub async fn episode(&self, episode_id: i64) -> Result<Option<EpisodeRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, feed_id, meta_json, first_seen_at, status, status_detail FROM episodes WHERE id = $1",
+        )
+        .bind(episode_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.query_err(format!("reading episode {episode_id}"), e))?;
+        row.map(|r| self.episode_from_row(&r)).transpose()
+    }
+
     /// Number of episodes per status, for summaries.
     ///
     /// # Errors
@@ -223,9 +238,11 @@ impl RegionStore {
         now: i64,
     ) -> Result<ContentHash, StoreError> {
         let what = || format!("saving the transcript of episode {episode_id}");
-        let hash = transcript.content_hash();
+        // The stored JSON of the segments is exactly what
+        // `Transcript::content_hash` hashes: serialise once, hash those bytes.
         let segments = serde_json::to_string(&transcript.segments)
             .map_err(|e| self.corrupt("transcript", e))?;
+        let hash = ContentHash::of(segments.as_bytes());
         let source = serde_json::to_string(&transcript.source)
             .map_err(|e| self.corrupt("transcript source", e))?;
         let mut tx = self
@@ -282,6 +299,40 @@ impl RegionStore {
             segments: serde_json::from_str(&segments)
                 .map_err(|e| self.corrupt("transcript segments", e))?,
         }))
+    }
+
+    /// An episode's stored transcript with the content hash stored beside it
+    /// at [`RegionStore::save_transcript`], so that it is not computed again.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] or [`StoreError::Corrupt`].
+    pub async fn transcript_with_hash(
+        &self,
+        episode_id: i64,
+    ) -> Result<Option<(Transcript, ContentHash)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT content_hash, source, language, segments_json FROM transcripts WHERE episode_id = $1",
+        )
+        .bind(episode_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| {
+            self.query_err(format!("reading the transcript of episode {episode_id}"), e)
+        })?;
+        let Some(r) = row else { return Ok(None) };
+        let get = |e: sqlx::Error| self.corrupt("transcript row", e);
+        let hash: String = r.try_get("content_hash").map_err(get)?;
+        let source: String = r.try_get("source").map_err(get)?;
+        let segments: String = r.try_get("segments_json").map_err(get)?;
+        let transcript = Transcript {
+            source: serde_json::from_str(&source)
+                .map_err(|e| self.corrupt("transcript source", e))?,
+            language: r.try_get("language").map_err(get)?,
+            segments: serde_json::from_str(&segments)
+                .map_err(|e| self.corrupt("transcript segments", e))?,
+        };
+        let hash = ContentHash::parse(&hash).map_err(|e| self.corrupt("transcript hash", e))?;
+        Ok(Some((transcript, hash)))
     }
 
     /// Insights already extracted from content with this hash (by any episode),
@@ -348,19 +399,24 @@ impl RegionStore {
             .await
             .map_err(|e| self.query_err(what(), e))?;
         for (i, ins) in insights.iter().enumerate() {
+            // `start_secs` is bound as a number always, with a flag for NULL:
+            // sqlx 0.9's `Any` driver sends a NULL `f64` to PostgreSQL as
+            // `float4`, and the statement prepared that way then refuses the
+            // next insight's `float8` ("incorrect binary data format").
             sqlx::query(
                 "INSERT INTO insights (episode_id, position, model, text, quote, start_secs, importance, why, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9)",
             )
             .bind(episode_id)
             .bind(i64::try_from(i).unwrap_or(i64::MAX))
             .bind(ins.model.as_str())
             .bind(ins.text.as_str())
             .bind(ins.quote.as_str())
-            .bind(ins.start)
+            .bind(ins.start.unwrap_or(0.0))
             .bind(ins.importance)
             .bind(ins.why.as_str())
             .bind(now)
+            .bind(i64::from(ins.start.is_some()))
             .execute(&mut *tx)
             .await
             .map_err(|e| self.query_err(what(), e))?;

@@ -144,6 +144,23 @@ impl RegionStore {
         .map_err(|e| self.query_err(format!("reading feed {url}"), e))
     }
 
+    /// The feed with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn feed(&self, feed_id: i64) -> Result<Option<FeedRow>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            feed_columns!(),
+            " FROM feeds WHERE id = $1"
+        ))
+        .bind(feed_id)
+        .try_map(|r: AnyRow| feed_from_row(&r))
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.query_err(format!("reading feed {feed_id}"), e))
+    }
+
     /// Every feed, by id.
     ///
     /// # Errors

@@ -14,6 +14,11 @@
 //!
 //! Repositories store values as they are given; ids and timestamps are minted by
 //! the caller (the runtime), which keeps this layer free of business rules.
+//!
+//! The work queue of a region's runs (`jobs` and `runs`, see
+//! [`RegionStore::claim_job`] and [`RegionStore::advance_run`]) is the one
+//! place where the two backends need different SQL: PostgreSQL claims with
+//! `FOR UPDATE SKIP LOCKED`, SQLite with one atomic `UPDATE … RETURNING`.
 
 mod audit;
 mod confirmations;
@@ -22,9 +27,12 @@ mod digests;
 mod episodes;
 mod feeds;
 mod inventory;
+mod jobs;
 mod maintenance;
 mod model_calls;
+mod stats;
 mod subscribers;
+mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -36,13 +44,18 @@ use sqlx::any::AnyPoolOptions;
 pub use audit::{AuditHead, AuditRow, CheckpointRow};
 pub use confirmations::{ConfirmationOutcome, ConfirmationRow};
 pub use deliveries::{DELIVERY_LEASE_SECS, DeliveryClaim, DeliveryRetry, DeliveryRow};
-pub use digests::{CandidateEpisode, StoredDigest};
+pub use digests::{CandidateEpisode, DigestPage, StoredDigest};
 pub use episodes::{EpisodeRow, EpisodeStatus, NewEpisodes};
 pub use feeds::{FeedFailure, FeedRow, FeedSuccess};
 pub use inventory::{ConsentCounts, InventoryItem, ModelCallCount, StatusCount};
+pub use jobs::{
+    ClaimedJob, JobCount, JobFailure, JobRow, NewJob, RunRow, RunStage, job_backoff_secs,
+};
 pub use maintenance::{ErasureOutcome, RetentionOutcome};
 pub use model_calls::ModelCallRecord;
+pub use stats::ServiceTotals;
 pub use subscribers::{SubscriberRow, SubscriberStatus};
+pub use tokens::{ApiTokenRow, TokenScope};
 
 /// A storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -304,6 +317,14 @@ impl RegionStore {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The migrations this build applies to its backend.
+    pub(crate) fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

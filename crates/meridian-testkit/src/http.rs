@@ -1,5 +1,5 @@
 //! A minimal HTTP/1.1 client: one request per connection (`Connection:
-//! close`), the response read to the end. Enough to drive a server in tests
+//! close`), the response read to its `Content-Length` (or to the end). Enough to drive a server in tests
 //! the way a browser form or a mail provider's one-click unsubscribe does:
 //! no cookies, no redirects followed, no session.
 
@@ -60,12 +60,39 @@ pub async fn request(
         .await
         .map_err(|e| e.to_string())?;
     stream.write_all(body).await.map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .await
-        .map_err(|e| e.to_string())?;
+    let raw = read_response(&mut stream).await?;
     parse(&raw)
+}
+
+/// Reads one response: up to its `Content-Length` when it gives one (some
+/// servers answer `Connection: close` but keep
+/// the socket open), else to the end of the stream.
+async fn read_response(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let chunked = head.contains("transfer-encoding: chunked")
+                || head.contains("transfer-encoding:chunked");
+            let length = head
+                .split("\r\n")
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim() == "content-length")
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+            if let (Some(length), false) = (length, chunked)
+                && raw.len() >= end + 4 + length
+            {
+                raw.truncate(end + 4 + length);
+                return Ok(raw);
+            }
+        }
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
 }
 
 /// `GET target`.

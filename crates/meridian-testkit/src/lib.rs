@@ -7,19 +7,30 @@
 //!   what it receives to a Maildir that [`SmtpServer::messages`] reads back.
 //!   It can be stopped and restarted on the same port and Maildir. Recipients
 //!   whose local part starts with `bounce` are refused with `550 5.1.1`, those
-//!   starting with `greylist` with `451 4.7.1`, every other one is accepted.
+//!   starting with `greylist` with `451 4.7.1`; the first message to one
+//!   starting with `stall` hangs after DATA (see [`SmtpServer::stalled`]);
+//!   every other one is accepted.
 //!   aiosmtpd is installed with pip on first use if it is missing.
 //! - [`ReceivedEmail`]: one received message, parsed (headers, text and HTML
 //!   parts, decoded).
+//! - [`db`]: a throwaway SQLite file or PostgreSQL database per test.
 //! - [`http`]: a minimal HTTP/1.1 client over a TCP connection, enough to
 //!   drive a server the way a mail provider's one-click unsubscribe does,
 //!   without building a general HTTP client in tests.
+//! - [`policies`]: a policy bundle (shipped schema and global rules, the
+//!   region's own when shipped) for a test region, which `Region::assemble`
+//!   needs (it refuses a region without its policies).
+//! - [`chromium`]: headless Chromium (Debian's `chromium`) driven over the
+//!   Chrome DevTools Protocol on a pipe, with full-page screenshots.
 #![expect(
     clippy::panic,
     reason = "test harnesses fail loudly, naming what broke"
 )]
 
+pub mod chromium;
+pub mod db;
 pub mod http;
+pub mod policies;
 
 use std::io::Read as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -32,10 +43,29 @@ use std::time::{Duration, Instant};
 /// recipients so that tests meet real 5xx and 4xx replies. The replies quote
 /// the address, as real relays do.
 const HANDLER: &str = r#"
+import asyncio
+import os
+
 from aiosmtpd.handlers import Mailbox
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Sink(Mailbox):
+    async def handle_DATA(self, server, session, envelope):
+        # A recipient whose local part starts with `stall` hangs the first
+        # message sent to it (after DATA, before the reply; nothing is
+        # stored), leaving a marker file so that a test knows the sender is
+        # now blocked mid-send; later messages to it are accepted.
+        for address in envelope.rcpt_tos:
+            if address.split("@")[0].lower().startswith("stall"):
+                marker = os.path.join(HERE, "stalled-" + address.lower())
+                if not os.path.exists(marker):
+                    open(marker, "w").close()
+                    await asyncio.sleep(3600)
+                    return "451 4.3.0 stalled"
+        return await super().handle_DATA(server, session, envelope)
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0].lower()
         if local.startswith("bounce"):
@@ -207,6 +237,16 @@ impl SmtpServer {
     #[must_use]
     pub fn messages(&self) -> Vec<ReceivedEmail> {
         read_maildir(&self.maildir())
+    }
+
+    /// Whether a message to `address` (a `stall…` recipient) is hanging or
+    /// has hung: the sender is, or was, blocked in the middle of sending it.
+    #[must_use]
+    pub fn stalled(&self, address: &str) -> bool {
+        self.dir
+            .path()
+            .join(format!("stalled-{}", address.to_lowercase()))
+            .exists()
     }
 
     /// Messages received for `address` (aiosmtpd's `X-RcptTo`).

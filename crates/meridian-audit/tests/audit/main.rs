@@ -13,72 +13,30 @@ mod online;
 mod report;
 mod schema;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use meridian_audit::keys::AuditKey;
 use meridian_audit::{AuditEvent, AuditLog, Decision, Effect, ModelRef};
 use meridian_core::{DataClass, Jurisdiction, RegionId};
 use meridian_store::RegionStore;
-use sqlx::Connection as _;
+use meridian_testkit::db;
 
-/// A database for one test, dropped at the end.
-pub(crate) struct TestDb {
-    pub(crate) url: String,
-    admin: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
+/// A database for one test (`meridian_testkit::db`), dropped at the end.
+pub(crate) struct TestDb(db::TestDb);
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+impl std::ops::Deref for TestDb {
+    type Target = db::TestDb;
 
-fn pg_admin_url() -> String {
-    std::env::var("MERIDIAN_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    fn deref(&self) -> &db::TestDb {
+        &self.0
+    }
 }
 
 impl TestDb {
     pub(crate) fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/region.db", dir.path().display());
-        Self {
-            url,
-            admin: None,
-            _dir: Some(dir),
-        }
+        Self(db::TestDb::sqlite())
     }
 
     pub(crate) async fn postgres() -> Self {
-        sqlx::any::install_default_drivers();
-        let admin = pg_admin_url();
-        let name = format!(
-            "meridian_audit_test_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut conn = sqlx::AnyConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL must be running at {admin} for the audit tests: {e}")
-            });
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name}"
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_owned();
-        Self {
-            url: format!("{base}/{name}"),
-            admin: Some((admin, name)),
-            _dir: None,
-        }
+        Self(db::TestDb::postgres("meridian_audit_test").await)
     }
 
     pub(crate) async fn store(&self) -> RegionStore {
@@ -89,26 +47,11 @@ impl TestDb {
 
     /// Runs raw SQL on the database, as an attacker with database access would.
     pub(crate) async fn tamper(&self, sql: &str) {
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        conn.close().await.unwrap();
+        self.0.execute(sql).await;
     }
 
     pub(crate) async fn drop_db(self) {
-        if let Some((admin, name)) = &self.admin {
-            let mut conn = sqlx::AnyConnection::connect(admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-            conn.close().await.unwrap();
-        }
+        self.0.drop_db().await;
     }
 }
 

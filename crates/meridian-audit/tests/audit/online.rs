@@ -382,3 +382,47 @@ async fn keyed_hashes_hide_addresses_but_stay_stable() {
     assert_ne!(log2.keyed_hash("ada@example.org"), h);
     log2.store().close().await;
 }
+
+audit_test!(
+    concurrent_appends_are_group_committed_into_one_valid_chain,
+    |db| {
+        let (log, public) = signed_log(db.store().await).await;
+        // 40 tasks, each appending a batch of 3 and a single record at once: the
+        // appends coalesce into fewer transactions, and every batch stays
+        // contiguous and in its own order.
+        let appends = (0..40u64).map(|i| {
+            let log = log.clone();
+            async move {
+                let batch = log
+                    .record_batch(vec![
+                        sample_event(i),
+                        sample_event(i + 1),
+                        sample_event(i + 2),
+                    ])
+                    .await
+                    .unwrap();
+                let single = log.record(sample_event(i)).await.unwrap();
+                (batch, single)
+            }
+        });
+        let results = futures_util::future::join_all(appends).await;
+        let mut seqs: Vec<u64> = Vec::new();
+        for (batch, single) in &results {
+            assert_eq!(batch.len(), 3);
+            assert_eq!(batch[1].seq, batch[0].seq + 1, "a batch is contiguous");
+            assert_eq!(batch[2].seq, batch[1].seq + 1, "a batch is contiguous");
+            seqs.extend(batch.iter().map(|r| r.seq));
+            seqs.push(single.seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=160).collect::<Vec<u64>>(),
+            "no gap, no duplicate"
+        );
+        log.checkpoint().await.unwrap();
+        let report = log.verify(Some(&public)).await.unwrap();
+        assert!(report.is_intact(), "{:#?}", report.problems);
+        assert_eq!(report.records, 161);
+    }
+);

@@ -13,7 +13,8 @@ pub struct MaintainArgs {
 }
 
 /// Runs the command: deletes transcripts and insights older than the region's
-/// `[retention]` settings say to keep.
+/// `[retention]` settings say to keep, and appends one `retention` record per
+/// category to the region's audit log.
 ///
 /// # Errors
 /// Storage failures.
@@ -32,6 +33,19 @@ pub async fn run(cli: &Cli, args: &MaintainArgs) -> anyhow::Result<ExitCode> {
     let out = store
         .apply_retention(cut(r.transcript_days), cut(r.insight_days))
         .await?;
+    // One `retention` record per category, after the deletion committed.
+    let audit = super::open_audit(cli, &store).await?;
+    for (category, removed, days) in [
+        ("transcripts", out.transcripts, r.transcript_days),
+        ("insights", out.insights, r.insight_days),
+        ("cached_extractions", out.cached_extractions, r.insight_days),
+    ] {
+        let mut event = meridian_audit::AuditEvent::retention("maintain", category, removed);
+        if let Some(days) = days {
+            event = event.with_detail("retention_days", days);
+        }
+        audit.record(event).await?;
+    }
     let keep = |d: Option<u32>| d.map_or_else(|| "kept".to_owned(), |d| format!("{d} days"));
     crate::say!(
         "[{}] retention (transcripts: {}, insights: {}): deleted {} transcript(s), {} insight(s), {} cache entr(ies)",

@@ -10,6 +10,8 @@ pub mod policy;
 pub mod run;
 pub mod serve;
 pub mod subscribers;
+pub mod tokens;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -42,6 +44,22 @@ pub(crate) async fn assemble(config: RegionConfig) -> anyhow::Result<Region> {
     Region::assemble(config, &AssembleOptions::default())
         .await
         .with_context(|| format!("assembling region `{id}`"))
+}
+
+/// Opens the audit log of a region's store, with its signing key when it has
+/// one (`MERIDIAN_<REGION>__AUDIT__SIGNING_KEY` or `{data_dir}/keys/<region>.ed25519`),
+/// for commands that change the region's data without assembling it
+/// (`subscribers`, `maintain`).
+pub(crate) async fn open_audit(
+    cli: &Cli,
+    store: &meridian_store::RegionStore,
+) -> anyhow::Result<meridian_audit::AuditLog> {
+    let region = store.region().clone();
+    let key = meridian_audit::keys::load_signing_key(&region, &cli.data_dir, None)
+        .with_context(|| format!("loading the audit key of region `{region}`"))?;
+    meridian_audit::AuditLog::open(store.clone(), key)
+        .await
+        .with_context(|| format!("opening the audit log of region `{region}`"))
 }
 
 /// Opens a region's store (for commands that need nothing else of the region).

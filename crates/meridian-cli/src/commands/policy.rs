@@ -1,19 +1,17 @@
-//! `meridian policy check|explain`, and the bridge from a region's config to
-//! its policy gate (`meridian config check` uses it too).
+//! `meridian policy check|explain`.
 //!
-//! The policy crate takes plain facts; this module turns a `RegionConfig`
-//! into them: [`region_facts`], [`configured_models`], [`load_gate`].
+//! The bridge from a region's config to its policy facts lives in
+//! `meridian_runtime::sovereignty` (`region_facts`, `configured_models`,
+//! `load_gate`, `policy_problems`), so that `config check`, `policy check`,
+//! `policy explain` and `Region::assemble` judge a region the same way.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use meridian_config::{ModelConfig, ModelRole, RegionConfig};
+use meridian_config::RegionConfig;
 use meridian_core::DataClass;
-use meridian_policy::{
-    ConfiguredModel, Decision, Endpoint, ModelFacts, ModelUse, OUTBOX_RELAY, PolicyError,
-    PolicyGate, RegionFacts, Violation,
-};
+use meridian_policy::{ConfiguredModel, Decision, PolicyError, PolicyGate};
+use meridian_runtime::sovereignty::{self, configured_models};
 
 use crate::{Cli, EXIT_CONFIG};
 
@@ -62,123 +60,19 @@ pub fn run(cli: &Cli, command: &PolicyCommand) -> anyhow::Result<ExitCode> {
 
 /// The policies directory: `--config-dir/../policies`.
 pub(crate) fn policies_dir(cli: &Cli) -> PathBuf {
-    let dir = cli.config_dir.join("..").join("policies");
-    // Resolved for readable messages (`/srv/meridian/policies/cn/models.cedar`).
-    dir.canonicalize().unwrap_or(dir)
-}
-
-/// What a region's config says that its policies need.
-pub(crate) fn region_facts(config: &RegionConfig) -> RegionFacts {
-    let mut facts = RegionFacts::new(config.id.clone(), config.jurisdiction);
-    facts
-        .forbidden_origins
-        .clone_from(&config.policy.forbidden_origins);
-    facts.egress_allow.clone_from(&config.egress.allow);
-    facts.allow_private = config.egress.allow_private;
-    facts.mail_relay = mail_relay(&config.mail.smtp_url);
-    facts
-}
-
-/// The SMTP relay's host, or [`OUTBOX_RELAY`] when mail goes to the outbox.
-fn mail_relay(smtp_url: &str) -> String {
-    if smtp_url.trim().is_empty() {
-        return OUTBOX_RELAY.to_owned();
-    }
-    url::Url::parse(smtp_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        // Config validation refuses a bad URL first; should one get here, it names no relay at all.
-        .unwrap_or_default()
-}
-
-/// A model's facts for the gate.
-pub(crate) fn model_facts(m: &ModelConfig) -> ModelFacts {
-    ModelFacts {
-        name: m.name.clone(),
-        provider: m.provider.as_str().to_owned(),
-        hosted_in: m.hosted_in,
-        origin: m.origin,
-        weights: m.weights.as_str().to_owned(),
-        digest: m.digest.clone(),
-        attributes: m.attributes.clone(),
-    }
-}
-
-/// Every model of every role, with its config key and endpoint.
-pub(crate) fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
-    let mut index: std::collections::HashMap<&'static str, usize> =
-        std::collections::HashMap::new();
-    config
-        .all_models()
-        .map(|(role, m)| {
-            let i = index.entry(role.as_str()).or_insert(0);
-            let key = format!("models.{}[{i}]", role.as_str());
-            *i += 1;
-            ConfiguredModel {
-                key,
-                role: match role {
-                    ModelRole::Insight => ModelUse::Insight,
-                    ModelRole::Transcribe => ModelUse::Transcribe,
-                    ModelRole::Embed => ModelUse::Embed,
-                    ModelRole::Translate => ModelUse::Translate,
-                },
-                facts: model_facts(m),
-                endpoint: m.endpoint.as_ref().and_then(|u| {
-                    let host = u.host_str()?.to_owned();
-                    Some(Endpoint {
-                        private: is_private_literal(&host),
-                        port: u.port_or_known_default()?,
-                        host,
-                    })
-                }),
-            }
-        })
-        .collect()
-}
-
-/// Whether a host is known to be private without a DNS lookup: an IP literal
-/// in a private, loopback, link-local or unspecified range, or `localhost`.
-/// Names are judged by the egress guard at connect time; here they count as public.
-fn is_private_literal(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
-            ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(IpAddr::V6(ip)) => {
-            let first = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-        Err(_) => {
-            bare.eq_ignore_ascii_case("localhost")
-                || bare.to_ascii_lowercase().ends_with(".localhost")
-        }
-    }
+    sovereignty::policies_dir_for(&cli.config_dir)
 }
 
 /// Loads a region's gate from the policies directory.
 pub(crate) fn load_gate(cli: &Cli, config: &RegionConfig) -> Result<PolicyGate, PolicyError> {
-    PolicyGate::load(&policies_dir(cli), &region_facts(config))
+    sovereignty::load_gate(&policies_dir(cli), config)
 }
 
 /// Loads the region's gate and checks its configured models, endpoints and
 /// relay against it: the region's policy problems, one line each (empty when
-/// it passes).
+/// it passes). The same check refuses the region in `Region::assemble`.
 pub(crate) fn policy_problems(cli: &Cli, config: &RegionConfig) -> Vec<String> {
-    match load_gate(cli, config) {
-        Ok(gate) => meridian_policy::check_region(&gate, &configured_models(config))
-            .iter()
-            .map(|v: &Violation| format!("{}: {v}", config.source.display()))
-            .collect(),
-        Err(e) => e
-            .problems()
-            .iter()
-            .map(|p| format!("region `{}`: policies: {p}", config.id))
-            .collect(),
-    }
+    sovereignty::policy_problems(&policies_dir(cli), config)
 }
 
 /// Loads a region's config and gate, printing problems; the exit code when either fails.
@@ -360,38 +254,4 @@ fn relative(dir: &Path, file: &str) -> String {
         || file.to_owned(),
         |d| format!("{}/{file}", d.to_string_lossy()),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_literals_are_known_without_dns() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "169.254.1.1",
-            "[::1]",
-            "fd00::1",
-            "fe80::1",
-            "localhost",
-            "demo.localhost",
-        ] {
-            assert!(is_private_literal(private), "{private}");
-        }
-        for public in ["8.8.8.8", "api.openai.com", "2001:4860::8888"] {
-            assert!(!is_private_literal(public), "{public}");
-        }
-    }
-
-    #[test]
-    fn the_relay_is_the_smtp_host_or_the_outbox() {
-        assert_eq!(mail_relay(""), OUTBOX_RELAY);
-        assert_eq!(
-            mail_relay("smtps://Relay.Example.com:465"),
-            "relay.example.com"
-        );
-    }
 }

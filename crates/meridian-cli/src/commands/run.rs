@@ -1,10 +1,12 @@
-//! `meridian run --region R`: one daily run.
+//! `meridian run --region R`: one daily run, worked in this process through
+//! the region's job queue (`meridian worker` processes may help), or only
+//! queued with `--enqueue-only`.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
-use meridian_runtime::RunOptions;
+use meridian_runtime::{RunOptions, WorkerOptions};
 
 use crate::Cli;
 
@@ -23,6 +25,15 @@ pub struct RunArgs {
     /// Print the run report as JSON on stdout instead of progress lines.
     #[arg(long)]
     pub json: bool,
+    /// Open the day's run in the queue and return: `meridian worker`
+    /// processes of the region do the work.
+    #[arg(long)]
+    pub enqueue_only: bool,
+    /// Seconds a claimed job is held without renewal; after a crash, the
+    /// next `meridian run` or worker takes the dead process's jobs over this
+    /// long after its last renewal.
+    #[arg(long, default_value_t = 60)]
+    pub lease_secs: u64,
 }
 
 /// Runs the command.
@@ -41,6 +52,19 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
         options.date = date;
     }
     options.force_refresh = args.refresh_all;
+    if args.enqueue_only {
+        let run = region.open_run(&options).await.context("opening the run")?;
+        region.shutdown().await;
+        crate::say!(
+            "[{id}] run {} of {} is queued (stage `{}`); `meridian worker --region {id}` processes it",
+            run.id,
+            run.date,
+            run.stage.as_str()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut worker = WorkerOptions::new(&region);
+    worker.lease = std::time::Duration::from_secs(args.lease_secs.max(1));
     let quiet = args.json;
     let progress = move |line: &str| {
         if !quiet {
@@ -48,7 +72,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let report = region
-        .run_daily(&options, &progress)
+        .run_daily_with(&options, &worker, &progress)
         .await
         .context("daily run")?;
     region.shutdown().await;

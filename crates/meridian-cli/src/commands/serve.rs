@@ -1,5 +1,7 @@
 //! `meridian serve --region R [--listen ADDR]`: the region's HTTP service
-//! (subscribe, confirm, one-click unsubscribe, health) until SIGTERM or Ctrl-C.
+//! (subscribe, confirm, one-click unsubscribe, archive, admin API, OpenAPI,
+//! metrics, health) until SIGTERM or Ctrl-C, which drain requests, a run
+//! started through the API and the confirmation worker.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use meridian_audit::AuditEvent;
 use meridian_core::SubscriberEmail;
 use meridian_store::SubscriberStatus;
 
@@ -86,6 +87,16 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
                     now,
                 )
                 .await?;
+            if added {
+                let audit = super::open_audit(cli, &store).await?;
+                audit
+                    .record(AuditEvent::subscription_change(
+                        "cli",
+                        &audit.keyed_hash(email.as_str()),
+                        "confirmed",
+                    ))
+                    .await?;
+            }
             crate::say!(
                 "{} {} ({})",
                 if added { "added" } else { "already present:" },
@@ -143,6 +154,14 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
                 .set_subscriber_status(&email, SubscriberStatus::Unsubscribed, now)
                 .await?
             {
+                let audit = super::open_audit(cli, &store).await?;
+                audit
+                    .record(AuditEvent::subscription_change(
+                        "cli",
+                        &audit.keyed_hash(email.as_str()),
+                        "unsubscribed",
+                    ))
+                    .await?;
                 crate::say!("unsubscribed {}", email.as_str());
             } else {
                 eprintln!(
@@ -163,6 +182,20 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
             };
             let out = store.erase_subscriber(&email).await?;
             if out.found {
+                // The keyed hash only: the address is gone from the store,
+                // and the audit log never held it.
+                let audit = super::open_audit(cli, &store).await?;
+                audit
+                    .record(
+                        AuditEvent::erasure(
+                            "cli",
+                            &audit.keyed_hash(email.as_str()),
+                            1 + out.deliveries,
+                        )
+                        .with_count("subscribers", 1)
+                        .with_count("deliveries", out.deliveries),
+                    )
+                    .await?;
                 crate::say!(
                     "erased {} and {} delivery record(s)",
                     email.as_str(),

@@ -404,6 +404,10 @@ async fn a_redirect_without_location_is_unparseable() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests the raw client model providers get: it must still pass the resolver guard"
+)]
 async fn the_shared_reqwest_client_still_passes_the_resolver_guard() {
     let (addr, hit_count) = spawn_raw(|mut socket| async move {
         let _ = read_head(&mut socket).await;

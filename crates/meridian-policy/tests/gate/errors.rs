@@ -356,6 +356,7 @@ fn a_region_policy_without_an_action_scope_applies_to_every_action() {
                 name: "api.mistral.ai",
                 port: 443,
                 private: false,
+                admitted: true,
             },
         ),
         (

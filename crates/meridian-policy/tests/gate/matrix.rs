@@ -394,10 +394,33 @@ fn fetch(
             name,
             port,
             private,
+            admitted: true,
         },
         data_classes: classes,
         purpose: why,
     })
+}
+
+#[test]
+fn a_host_the_egress_guard_refused_is_denied_by_the_allow_list_policy() {
+    let us = gate("us");
+    let d = us.decide(&PolicyRequest {
+        action: PolicyAction::Fetch,
+        resource: PolicyResource::Host {
+            name: "exfil.example.net",
+            port: 443,
+            private: false,
+            admitted: false,
+        },
+        data_classes: &[Public],
+        purpose: purpose::FEED,
+    });
+    assert!(!d.allowed, "{d}");
+    assert_eq!(
+        d.determining_policies,
+        vec!["global.fetch.egress-allow-list".to_owned()],
+        "{d}"
+    );
 }
 
 #[test]
@@ -551,6 +574,7 @@ fn an_action_on_the_wrong_kind_of_resource_is_denied_with_an_error() {
             name: "api.openai.com",
             port: 443,
             private: false,
+            admitted: true,
         },
         data_classes: &[Public],
         purpose: purpose::INSIGHT,

@@ -64,9 +64,12 @@ base_url = "https://dx.example"
             &RegionId::parse(REGION).unwrap(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let region = Region::assemble(cfg, &AssembleOptions::default())
-            .await
-            .unwrap();
+        let policies = meridian_testkit::policies::bundle(REGION);
+        let options = AssembleOptions {
+            policies_dir: Some(policies.path().to_owned()),
+            ..AssembleOptions::default()
+        };
+        let region = Region::assemble(cfg, &options).await.unwrap();
         let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         Self {
             smtp,

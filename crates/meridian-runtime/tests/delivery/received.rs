@@ -111,6 +111,10 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
         mail.header("Message-ID")
             .is_some_and(|id| id.ends_with("@dx.example>"))
     );
+    // The same digest on the region's web archive (`meridian serve`).
+    let archive = format!("https://dx.example/archive/{}", h.date);
+    assert!(text.contains(&archive), "the archive link in the text");
+    assert!(html.contains(&archive), "the archive link in the HTML");
 
     // The other subscriber reads it in their own locale, with their own link.
     let li = &h.smtp.messages_to("li.lei@dx.example")[0];

@@ -368,9 +368,12 @@ seed = ["ada@hx.example"]
             &RegionId::parse(REGION).unwrap(),
         )
         .unwrap();
-        let region = Region::assemble(config, &AssembleOptions::default())
-            .await
-            .unwrap();
+        let policies = meridian_testkit::policies::bundle(REGION);
+        let options = AssembleOptions {
+            policies_dir: Some(policies.path().to_owned()),
+            ..AssembleOptions::default()
+        };
+        let region = Region::assemble(config, &options).await.unwrap();
         let options = RunOptions {
             date: self.date,
             import_opml: true,

@@ -505,9 +505,13 @@ pub async fn region(dir: &Path, data: &Path, id: &str, toml: &str) -> Region {
     let id = RegionId::parse(id).unwrap();
     let config = meridian_config::load_region(dir, data, &id)
         .unwrap_or_else(|e| panic!("region `{id}`: {e}: {:?}", e.problems()));
-    Region::assemble(config, &AssembleOptions::default())
+    let options = AssembleOptions {
+        policies_dir: Some(meridian_testkit::policies::shipped()),
+        ..AssembleOptions::default()
+    };
+    Region::assemble(config, &options)
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Adds the region's sample feeds (`demo/<id>.opml`), served by `feeds`.

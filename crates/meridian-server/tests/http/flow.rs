@@ -6,7 +6,7 @@ use meridian_core::SubscriberEmail;
 use meridian_store::SubscriberStatus;
 use meridian_testkit::http;
 
-use crate::helpers::{BASE_URL, Served, TestRegion, local_target};
+use crate::helpers::{BASE_URL, Served, TestRegion, local_target, post_subscribe_form};
 
 /// `<a>, <b>` → `[a, b]`.
 fn angle_list(value: &str) -> Vec<String> {
@@ -39,7 +39,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     );
 
     // Subscribing answers at once; the confirmation email follows.
-    let sent = http::post_form(addr, "/subscribe", "email=ada%40fx.example")
+    let sent = post_subscribe_form(addr, "email=ada%40fx.example")
         .await
         .unwrap();
     assert_eq!(sent.status, 200, "{}", sent.body);
@@ -163,6 +163,28 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     );
 
     served.stop().await.unwrap();
+
+    // Stopping wrote what the service still held and signed the chain: it
+    // verifies with no unsigned tail, and holds the flow's consent changes
+    // and emails by keyed hash, never the address.
+    let verified = t.region.audit().verify(None).await.unwrap();
+    assert!(verified.is_intact(), "{:?}", verified.problems);
+    assert_eq!(
+        verified.unsigned_tail, None,
+        "signed at shutdown: {verified:?}"
+    );
+    let records = t.region.store().audit_rows(0, 10_000).await.unwrap();
+    let texts: Vec<&str> = records.iter().map(|r| r.record.as_str()).collect();
+    for change in ["signed_up", "confirmed", "unsubscribed"] {
+        assert!(
+            texts
+                .iter()
+                .any(|r| r.contains("subscription_change") && r.contains(change)),
+            "a {change} record"
+        );
+    }
+    assert!(texts.iter().any(|r| r.contains("\"email_send\"")));
+    assert!(!texts.iter().any(|r| r.contains("ada@fx.example")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,10 +204,10 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
         .await
         .unwrap();
 
-    let known = http::post_form(addr, "/subscribe", "email=known%40fx.example")
+    let known = post_subscribe_form(addr, "email=known%40fx.example")
         .await
         .unwrap();
-    let new = http::post_form(addr, "/subscribe", "email=new%40fx.example")
+    let new = post_subscribe_form(addr, "email=new%40fx.example")
         .await
         .unwrap();
     assert_eq!(
@@ -231,7 +253,7 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
     );
 
     // Sending the form again at once queues no second email.
-    let again = http::post_form(addr, "/subscribe", "email=new%40fx.example")
+    let again = post_subscribe_form(addr, "email=new%40fx.example")
         .await
         .unwrap();
     assert_eq!(again.status, 200);

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::Request;
 use meridian_core::{Digest, DigestItem, Insight, RegionId, ScoreComponents};
 use meridian_runtime::{AssembleOptions, Region};
-use meridian_server::{AppState, Application, router};
+use meridian_server::{AppState, Application, ServeOptions, router};
 use meridian_testkit::{ReceivedEmail, SmtpServer};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -31,19 +31,46 @@ pub struct TestRegion {
 impl TestRegion {
     /// Region `fx` in `locale`; mail to a fresh aiosmtpd when `smtp`, else to an outbox.
     pub async fn new(locale: &str, smtp: bool) -> Self {
+        Self::with_base_url(locale, smtp, BASE_URL).await
+    }
+
+    /// As [`TestRegion::new`], with `base_url` in its links (e.g. the
+    /// loopback address a browser will open them at).
+    pub async fn with_base_url(locale: &str, smtp: bool, base_url: &str) -> Self {
+        Self::build(REGION, locale, smtp, base_url, "").await
+    }
+
+    /// Region `id` in `locale`, its file ending with `extra` (TOML tables).
+    pub async fn with(id: &str, locale: &str, smtp: bool, extra: &str) -> Self {
+        Self::build(id, locale, smtp, BASE_URL, extra).await
+    }
+
+    /// The region file is `regions/<id>.toml` in a fresh folder whose
+    /// `policies` is the repository's, as in a checkout.
+    async fn build(id: &str, locale: &str, smtp: bool, base_url: &str, extra: &str) -> Self {
         let smtp = smtp.then(SmtpServer::start);
         let config = tempfile::tempdir().unwrap();
         let data = tempfile::tempdir().unwrap();
         let smtp_url = smtp.as_ref().map(SmtpServer::url).unwrap_or_default();
+        let regions = config.path().join("regions");
+        std::fs::create_dir_all(&regions).unwrap();
+        // The repository's global policies and schema, and an empty folder
+        // for the region (global rules only).
+        let repo_policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+        let policies = config.path().join("policies");
+        std::fs::create_dir_all(policies.join(id)).unwrap();
+        for shared in ["global", "schema.cedarschema"] {
+            std::os::unix::fs::symlink(repo_policies.join(shared), policies.join(shared)).unwrap();
+        }
         let toml = format!(
-            r#"id = "{REGION}"
+            r#"id = "{id}"
 name = "Flow test"
 jurisdiction = "DE"
 locale = "{locale}"
 timezone = "Europe/Berlin"
 
 [storage]
-url = "sqlite://{{data_dir}}/{REGION}.db"
+url = "sqlite://{{data_dir}}/{id}.db"
 
 [[models.insight]]
 name = "builtin"
@@ -57,16 +84,14 @@ max_per_second = 50
 retry_delay_ms = 10
 
 [server]
-base_url = "{BASE_URL}"
+base_url = "{base_url}"
+{extra}
 "#
         );
-        std::fs::write(config.path().join(format!("{REGION}.toml")), toml).unwrap();
-        let cfg = meridian_config::load_region(
-            config.path(),
-            data.path(),
-            &RegionId::parse(REGION).unwrap(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(regions.join(format!("{id}.toml")), toml).unwrap();
+        let cfg =
+            meridian_config::load_region(&regions, data.path(), &RegionId::parse(id).unwrap())
+                .unwrap_or_else(|e| panic!("{e}"));
         let region = Arc::new(
             Region::assemble(cfg, &AssembleOptions::default())
                 .await
@@ -151,15 +176,33 @@ base_url = "{BASE_URL}"
 /// The service running on a loopback port; stopped on drop of the sender.
 pub struct Served {
     pub addr: SocketAddr,
+    /// The running service's state (its runs, metrics).
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), meridian_server::ServerError>>,
 }
 
 impl Served {
     pub async fn start(region: &TestRegion) -> Self {
-        let app = Application::build(Arc::clone(&region.region), "127.0.0.1:0".parse().unwrap())
+        Self::start_on(region, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// As [`Served::start`], on `listen`.
+    pub async fn start_on(region: &TestRegion, listen: SocketAddr) -> Self {
+        let options = ServeOptions::for_region(&region.region);
+        Self::start_with(region, listen, options).await
+    }
+
+    /// As [`Served::start_on`], with `options`.
+    pub async fn start_with(
+        region: &TestRegion,
+        listen: SocketAddr,
+        options: ServeOptions,
+    ) -> Self {
+        let app = Application::build_with(Arc::clone(&region.region), listen, options)
             .await
             .unwrap();
+        let state = app.state().clone();
         let addr = app.local_addr();
         assert_ne!(addr.port(), 0, "port 0 was resolved by binding first");
         let (tx, rx) = oneshot::channel::<()>();
@@ -172,6 +215,7 @@ impl Served {
         }));
         Self {
             addr,
+            state,
             stop: Some(tx),
             task,
         }
@@ -179,11 +223,63 @@ impl Served {
 
     /// Triggers the graceful shutdown and waits for it.
     pub async fn stop(mut self) -> Result<(), meridian_server::ServerError> {
+        self.signal_stop();
+        (&mut self.task).await.unwrap()
+    }
+
+    /// Triggers the graceful shutdown without waiting for it.
+    pub fn signal_stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await.unwrap()
     }
+
+    /// Whether the service has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// The CSRF token in a subscribe page and the cookie (`name=value`) that
+/// goes with it.
+pub fn csrf_of(body: &str, set_cookie: Option<&str>) -> (String, String) {
+    let marker = "name=\"csrf\" value=\"";
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF field in {body}"))
+        + marker.len();
+    let token = body[start..].split('"').next().unwrap().to_owned();
+    let cookie = set_cookie
+        .unwrap_or_else(|| panic!("no Set-Cookie with the page"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (token, cookie)
+}
+
+/// Posts the subscribe form as a browser does: the page first (its CSRF
+/// field and cookie), then the form with both.
+pub async fn post_subscribe_form(
+    addr: SocketAddr,
+    form: &str,
+) -> Result<meridian_testkit::http::Response, String> {
+    let page = meridian_testkit::http::get(addr, "/subscribe")
+        .await
+        .unwrap();
+    let (token, cookie) = csrf_of(&page.body, page.header("set-cookie"));
+    let body = format!("{form}&csrf={token}");
+    meridian_testkit::http::request(
+        addr,
+        "POST",
+        "/subscribe",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &cookie),
+        ],
+        body.as_bytes(),
+    )
+    .await
 }
 
 /// The path and query of one of the region's links (`https://fx.example/x?y` → `/x?y`).

@@ -3,13 +3,17 @@
 //! `router(state)` with `oneshot`.
 //!
 //! Run with `cargo test -p meridian-server --test http` (needs python3;
-//! aiosmtpd is installed with pip when missing).
+//! aiosmtpd is installed with pip when missing; the browser test needs
+//! Debian's Chromium: `apt-get install -y chromium fonts-noto-cjk`).
 #![expect(
     clippy::unwrap_used,
     clippy::panic,
     reason = "test helpers fail loudly"
 )]
 
+mod api;
+mod archive;
+mod browser;
 mod flow;
 mod helpers;
 mod routes;

@@ -6,7 +6,7 @@ use meridian_core::SubscriberEmail;
 use meridian_runtime::LinkPurpose;
 use meridian_store::SubscriberStatus;
 
-use crate::helpers::{Served, TestRegion};
+use crate::helpers::{Served, TestRegion, csrf_of};
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
@@ -199,12 +199,19 @@ async fn the_json_endpoint_names_the_bad_field() {
     );
 
     // The form shows the error beside the field, keeping what was typed.
+    let (_, headers, form) = t.oneshot(get("/subscribe")).await;
+    let (csrf, cookie) = csrf_of(
+        &form,
+        headers.get("set-cookie").and_then(|v| v.to_str().ok()),
+    );
     let (status, _, page) = t
-        .oneshot(post(
-            "/subscribe",
-            "application/x-www-form-urlencoded",
-            "email=nope",
-        ))
+        .oneshot(
+            Request::post("/subscribe")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie)
+                .body(Body::from(format!("email=nope&csrf={csrf}")))
+                .unwrap(),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(

@@ -1,80 +1,37 @@
 //! Repository tests. Every test body runs on SQLite (a temporary file) and on
 //! PostgreSQL (a throwaway database on the server at `MERIDIAN_TEST_PG`,
 //! default `postgres://postgres@127.0.0.1:5432/postgres`).
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "test helpers fail loudly"
-)]
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+mod archive;
 mod audit;
+mod jobs;
 mod repos;
 mod subscriptions;
-
-use std::sync::atomic::{AtomicU32, Ordering};
+mod tokens;
 
 use meridian_core::RegionId;
 use meridian_store::RegionStore;
-use sqlx::Connection as _;
+use meridian_testkit::db;
 
-/// A database for one test, dropped at the end.
-pub(crate) struct TestDb {
-    pub(crate) url: String,
-    admin: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
+/// A database for one test (`meridian_testkit::db`), dropped at the end.
+pub(crate) struct TestDb(db::TestDb);
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+impl std::ops::Deref for TestDb {
+    type Target = db::TestDb;
 
-fn pg_admin_url() -> String {
-    std::env::var("MERIDIAN_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    fn deref(&self) -> &db::TestDb {
+        &self.0
+    }
 }
 
 impl TestDb {
     pub(crate) async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/region.db", dir.path().display());
-        Self {
-            url,
-            admin: None,
-            _dir: Some(dir),
-        }
+        Self(db::TestDb::sqlite())
     }
 
     pub(crate) async fn postgres() -> Self {
-        sqlx::any::install_default_drivers();
-        let admin = pg_admin_url();
-        let name = format!(
-            "meridian_test_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut conn = sqlx::AnyConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL must be running at {admin} for the store tests: {e}")
-            });
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name}"
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_owned();
-        Self {
-            url: format!("{base}/{name}"),
-            admin: Some((admin, name)),
-            _dir: None,
-        }
+        Self(db::TestDb::postgres("meridian_test").await)
     }
 
     pub(crate) async fn open(
@@ -85,16 +42,7 @@ impl TestDb {
     }
 
     pub(crate) async fn drop_db(self) {
-        if let Some((admin, name)) = &self.admin {
-            let mut conn = sqlx::AnyConnection::connect(admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-            conn.close().await.unwrap();
-        }
+        self.0.drop_db().await;
     }
 }
 

@@ -472,3 +472,37 @@ store_test!(
         s.close().await;
     }
 );
+
+store_test!(
+    insights_with_and_without_a_time_are_stored_side_by_side,
+    |db| {
+        // Regression: on PostgreSQL a NULL `start_secs` followed by a timed
+        // insight on the same connection failed with "incorrect binary data
+        // format" (sqlx's `Any` driver typed the NULL as `float4`).
+        let s = db.open("us").await.unwrap();
+        let (feed, _) = s
+            .add_feed("https://pod.example/feed.xml", None, "cli", 1)
+            .await
+            .unwrap();
+        s.insert_episodes(feed.id, &[episode("a"), episode("b")], 2, |_, _| true)
+            .await
+            .unwrap();
+        let eps = s.episodes_with_status(&[EpisodeStatus::New]).await.unwrap();
+        let untimed = Insight {
+            start: None,
+            ..insight("From the show notes, without a time.")
+        };
+        let timed = insight("A timed insight.");
+        for (ep, list) in eps.iter().zip([
+            vec![untimed.clone(), timed.clone()],
+            vec![timed.clone(), untimed.clone()],
+        ]) {
+            let hash = transcript(&ep.meta.title).content_hash();
+            s.save_insights(ep.id, &hash, "builtin", &list, 3)
+                .await
+                .unwrap();
+            assert_eq!(s.insights_of(ep.id).await.unwrap(), list);
+        }
+        s.close().await;
+    }
+);
