@@ -123,30 +123,7 @@ impl RegionStore {
         let what = "appending to the audit log";
         let err = |e| self.query_err(what, e);
         let mut tx = self.pool().begin().await.map_err(err)?;
-        let locked = sqlx::query(LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?
-            .rows_affected();
-        if locked != 1 {
-            return Err(self.corrupt("audit log", "the `audit_writer` lock row is missing"));
-        }
-        let head = match sqlx::query(HEAD)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?
-        {
-            Some(r) => AuditHead {
-                seq: r
-                    .try_get("seq")
-                    .map_err(|e| self.corrupt("audit head", e))?,
-                hash: Some(
-                    r.try_get("hash")
-                        .map_err(|e| self.corrupt("audit head", e))?,
-                ),
-            },
-            None => AuditHead { seq: 0, hash: None },
-        };
+        let head = self.lock_and_read_head(&mut tx).await?;
         let rows = build(&head);
         let (mut seq, mut prev) = (head.seq, head.hash.clone());
         for row in &rows {
@@ -156,16 +133,7 @@ impl RegionStore {
                     format!("sequence {} does not follow {seq} in the batch", row.seq),
                 ));
             }
-            sqlx::query(INSERT_RECORD)
-                .bind(row.seq)
-                .bind(row.at)
-                .bind(row.kind.as_str())
-                .bind(row.record.as_str())
-                .bind(row.prev_hash.as_str())
-                .bind(row.hash.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+            self.insert_record(&mut tx, row).await?;
             seq = row.seq;
             prev = Some(row.hash.clone());
         }
@@ -199,6 +167,62 @@ impl RegionStore {
         Ok((row, checkpoint))
     }
 
+    /// Takes the append lock (the `audit_writer` row) in `tx` and reads the
+    /// chain head under it.
+    async fn lock_and_read_head(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<AuditHead, StoreError> {
+        let err = |e| self.query_err("appending to the audit log", e);
+        let locked = sqlx::query(LOCK)
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if locked != 1 {
+            return Err(self.corrupt("audit log", "the `audit_writer` lock row is missing"));
+        }
+        let row = sqlx::query(HEAD)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(err)?;
+        self.head_of(row)
+    }
+
+    /// The head a `HEAD` query returned (seq 0, no hash for an empty log).
+    fn head_of(&self, row: Option<AnyRow>) -> Result<AuditHead, StoreError> {
+        match row {
+            Some(r) => Ok(AuditHead {
+                seq: r
+                    .try_get("seq")
+                    .map_err(|e| self.corrupt("audit head", e))?,
+                hash: Some(
+                    r.try_get("hash")
+                        .map_err(|e| self.corrupt("audit head", e))?,
+                ),
+            }),
+            None => Ok(AuditHead { seq: 0, hash: None }),
+        }
+    }
+
+    async fn insert_record(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        row: &AuditRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query(INSERT_RECORD)
+            .bind(row.seq)
+            .bind(row.at)
+            .bind(row.kind.as_str())
+            .bind(row.record.as_str())
+            .bind(row.prev_hash.as_str())
+            .bind(row.hash.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.query_err("appending to the audit log", e))?;
+        Ok(())
+    }
+
     async fn append_locked<F>(
         &self,
         read_checkpoint: bool,
@@ -211,30 +235,7 @@ impl RegionStore {
         let err = |e| self.query_err(what, e);
         let mut tx = self.pool().begin().await.map_err(err)?;
         // Lock first: everything read below is read under the lock.
-        let locked = sqlx::query(LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?
-            .rows_affected();
-        if locked != 1 {
-            return Err(self.corrupt("audit log", "the `audit_writer` lock row is missing"));
-        }
-        let head = match sqlx::query(HEAD)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?
-        {
-            Some(r) => AuditHead {
-                seq: r
-                    .try_get("seq")
-                    .map_err(|e| self.corrupt("audit head", e))?,
-                hash: Some(
-                    r.try_get("hash")
-                        .map_err(|e| self.corrupt("audit head", e))?,
-                ),
-            },
-            None => AuditHead { seq: 0, hash: None },
-        };
+        let head = self.lock_and_read_head(&mut tx).await?;
         let last = if read_checkpoint {
             sqlx::query(LAST_CHECKPOINT)
                 .try_map(|r: AnyRow| checkpoint_row(&r))
@@ -251,16 +252,7 @@ impl RegionStore {
                 format!("sequence {} does not follow the head {}", row.seq, head.seq),
             ));
         }
-        sqlx::query(INSERT_RECORD)
-            .bind(row.seq)
-            .bind(row.at)
-            .bind(row.kind.as_str())
-            .bind(row.record.as_str())
-            .bind(row.prev_hash.as_str())
-            .bind(row.hash.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        self.insert_record(&mut tx, &row).await?;
         if let Some(cp) = &checkpoint {
             let expected = last.as_ref().map_or(1, |l| l.number + 1);
             if cp.number != expected {
@@ -292,18 +284,7 @@ impl RegionStore {
             .fetch_optional(self.pool())
             .await
             .map_err(|e| self.query_err("reading the audit head", e))?;
-        match row {
-            Some(r) => Ok(AuditHead {
-                seq: r
-                    .try_get("seq")
-                    .map_err(|e| self.corrupt("audit head", e))?,
-                hash: Some(
-                    r.try_get("hash")
-                        .map_err(|e| self.corrupt("audit head", e))?,
-                ),
-            }),
-            None => Ok(AuditHead { seq: 0, hash: None }),
-        }
+        self.head_of(row)
     }
 
     /// The sequence number the last signed checkpoint covers (`None` before
