@@ -13,8 +13,13 @@
 //!   process; two daily runs (the second answered with 304s); prints JSON with
 //!   wall times and the peak RSS of this process (the server is not counted).
 //! - `meridian-bench serve`: that loopback server.
+//! - `meridian-bench insights`: the quality of the builtin engine's insights
+//!   against the editor's gold annotations (`MERIDIAN_EVAL`, default
+//!   `../shared/eval`), optionally beside sumy's LexRank and TextRank; run it
+//!   with `bench/quality.sh`, results in `docs/quality.md`.
 
 mod daily;
+mod insights;
 mod parse;
 mod server;
 mod shape;
@@ -39,6 +44,8 @@ enum Command {
     Serve(server::Args),
     /// Two daily runs of a region over N generated feeds.
     Daily(daily::Args),
+    /// Score the builtin engine's insights against the gold annotations.
+    Insights(insights::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +60,7 @@ fn main() -> anyhow::Result<()> {
             let report = runtime()?.block_on(daily::run(args))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
+        Command::Insights(args) => insights::run(&args)?,
     }
     Ok(())
 }

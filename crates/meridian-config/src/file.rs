@@ -199,6 +199,12 @@ pub struct DigestSection {
     pub novelty_days: Option<u32>,
     /// Episodes published longer ago than this are not "new" (default 7).
     pub max_episode_age_days: Option<u32>,
+    /// The languages the region's readers read, as BCP 47 primary language
+    /// subtags (`["en"]`, `["de", "en"]`). Insights of episodes in any other
+    /// language are left out of the digest (and counted in the run report);
+    /// an episode whose language is unknown is kept. Default: the language of
+    /// `locale` (`en-US` → `["en"]`, `zh-CN` → `["zh"]`).
+    pub languages: Option<Vec<String>>,
 }
 
 /// `[server]`

@@ -202,7 +202,7 @@ pub struct PolicySettings {
 }
 
 /// Validated `[digest]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestSettings {
     /// Picks per digest.
     pub size: usize,
@@ -210,6 +210,10 @@ pub struct DigestSettings {
     pub novelty_days: u32,
     /// Episodes older than this are not new.
     pub max_episode_age_days: u32,
+    /// The languages the region's readers read (`digest.languages`): primary
+    /// language subtags, lower case, without duplicates, never empty.
+    /// Insights of episodes in another language are not picked.
+    pub languages: Vec<String>,
 }
 
 /// A region's validated configuration: every value parsed, secrets resolved.
@@ -520,10 +524,34 @@ impl RegionConfig {
             }
         }
 
+        let languages = match &raw.digest.languages {
+            None => locale
+                .as_ref()
+                .map(|l| vec![l.language().to_owned()])
+                .unwrap_or_default(),
+            Some(list) => {
+                if list.is_empty() {
+                    c.push(
+                        "digest.languages",
+                        "lists no language; name at least one (e.g. `[\"en\"]`), or leave the key out for the language of `locale`",
+                    );
+                }
+                let mut languages: Vec<String> = Vec::new();
+                for (i, tag) in list.iter().enumerate() {
+                    match primary_language_subtag(tag) {
+                        Ok(l) if languages.contains(&l) => {}
+                        Ok(l) => languages.push(l),
+                        Err(reason) => c.push(format!("digest.languages[{i}]"), reason),
+                    }
+                }
+                languages
+            }
+        };
         let digest = DigestSettings {
             size: raw.digest.size.unwrap_or(5),
             novelty_days: raw.digest.novelty_days.unwrap_or(30),
             max_episode_age_days: raw.digest.max_episode_age_days.unwrap_or(7),
+            languages,
         };
         for (key, days) in [
             ("retention.transcript_days", raw.retention.transcript_days),
@@ -697,6 +725,28 @@ fn is_loopback_host(u: &url::Url) -> bool {
         }
         None => false,
     }
+}
+
+/// A BCP 47 primary language subtag (`en`, `zh`, `yue`), lower-cased; a
+/// reason naming the value when it is something else (`en-US`, `english`).
+fn primary_language_subtag(tag: &str) -> Result<String, String> {
+    let t = tag.trim();
+    if (2..=3).contains(&t.len()) && t.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Ok(t.to_ascii_lowercase());
+    }
+    let hint = match t.split(['-', '_']).next() {
+        Some(p)
+            if p != t
+                && (2..=3).contains(&p.len())
+                && p.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
+            format!("; write `{}`", p.to_ascii_lowercase())
+        }
+        _ => String::new(),
+    };
+    Err(format!(
+        "`{tag}` is not a primary language subtag such as `en`, `de` or `zh` (two or three letters){hint}"
+    ))
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -963,16 +1013,12 @@ mod tests {
         assert!(!explicitly_allowed(&allow, &u("https://evil.example/")));
     }
 
-    /// A minimal valid region file for `zz` with `server` and `mail` keys set.
-    fn region_with(
-        base_url: &str,
-        listen: &str,
-        unsubscribe_mailbox: &str,
-    ) -> Result<RegionConfig, Vec<Problem>> {
+    /// A minimal valid region file for `zz` in `locale`.
+    fn minimal_region(locale: &str) -> RegionFile {
         let mut raw = RegionFile {
             id: "zz".into(),
             jurisdiction: "US".into(),
-            locale: "en-US".into(),
+            locale: locale.into(),
             timezone: "UTC".into(),
             ..RegionFile::default()
         };
@@ -984,11 +1030,84 @@ mod tests {
         }];
         raw.mail.from = "Meridian <digest@zz.example>".into();
         raw.mail.ai_label = "AI-generated.".into();
+        raw
+    }
+
+    fn validate_zz(raw: RegionFile) -> Result<RegionConfig, Vec<Problem>> {
+        let id = RegionId::parse("zz").unwrap();
+        RegionConfig::validate(raw, &id, Path::new("/regions/zz.toml"), Path::new("/data"))
+    }
+
+    /// The minimal region with `server` and `mail` keys set.
+    fn region_with(
+        base_url: &str,
+        listen: &str,
+        unsubscribe_mailbox: &str,
+    ) -> Result<RegionConfig, Vec<Problem>> {
+        let mut raw = minimal_region("en-US");
         raw.mail.unsubscribe_mailbox = unsubscribe_mailbox.into();
         raw.server.base_url = base_url.into();
         raw.server.listen = listen.into();
-        let id = RegionId::parse("zz").unwrap();
-        RegionConfig::validate(raw, &id, Path::new("/regions/zz.toml"), Path::new("/data"))
+        validate_zz(raw)
+    }
+
+    /// The minimal region in `locale`, with `digest.languages` set when given.
+    fn region_reading(
+        locale: &str,
+        languages: Option<&[&str]>,
+    ) -> Result<RegionConfig, Vec<Problem>> {
+        let mut raw = minimal_region(locale);
+        raw.digest.languages = languages.map(|l| l.iter().map(|s| (*s).to_owned()).collect());
+        validate_zz(raw)
+    }
+
+    #[test]
+    fn digest_languages_default_to_the_locales_language() {
+        for (locale, expected) in [
+            ("en-US", "en"),
+            ("zh-CN", "zh"),
+            ("de-DE", "de"),
+            ("de_at", "de"),
+        ] {
+            let cfg = region_reading(locale, None).unwrap();
+            assert_eq!(cfg.digest.languages, [expected], "{locale}");
+        }
+        let cfg = region_reading("de-DE", Some(&["de", "EN", " en "])).unwrap();
+        assert_eq!(
+            cfg.digest.languages,
+            ["de", "en"],
+            "lower-cased, duplicates dropped, in the file's order"
+        );
+    }
+
+    #[test]
+    fn bad_digest_languages_are_named_with_file_and_key() {
+        for (languages, key, reason) in [
+            (&["en", "en-US"][..], "digest.languages[1]", "write `en`"),
+            (
+                &["english"][..],
+                "digest.languages[0]",
+                "`english` is not a primary language subtag",
+            ),
+            (&["e1"][..], "digest.languages[0]", "`e1`"),
+            (&[][..], "digest.languages", "lists no language"),
+        ] {
+            let problems = region_reading("en-US", Some(languages)).unwrap_err();
+            let problem = problems
+                .iter()
+                .find(|p| p.key == key)
+                .unwrap_or_else(|| panic!("{languages:?}: no problem at {key}: {problems:?}"));
+            assert_eq!(problem.file, "/regions/zz.toml");
+            assert!(
+                problem.reason.contains(reason),
+                "{languages:?}: {problem:?}"
+            );
+            assert!(
+                problem.to_string().contains("/regions/zz.toml")
+                    && problem.to_string().contains(key),
+                "{problem}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct Insight {
     pub why: String,
     /// The model entry (`name` in the region file) that produced it.
     pub model: String,
+    /// Who says the quote, when the transcript names the speaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 /// How a digest pick was scored; every pick keeps its components so that a
@@ -42,8 +45,14 @@ pub struct DigestItem {
     pub podcast: String,
     /// The episode's title.
     pub episode: String,
-    /// The episode's web page or media URL, for the "listen at" link.
+    /// The episode's web page (the feed item's `<link>`), shown as a link
+    /// beside the listening link. Digests made before [`Self::audio_url`]
+    /// existed may hold the media URL here when the feed had no page.
     pub episode_url: Option<String>,
+    /// The episode's audio (the feed item's enclosure URL): the "listen at"
+    /// link points here, at the quote's start (`audio.mp3#t=SECONDS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_url: Option<String>,
     /// The insight.
     pub insight: Insight,
     /// Why it was picked.
@@ -61,6 +70,11 @@ pub struct Digest {
     pub date: NaiveDate,
     /// The picks, best first.
     pub items: Vec<DigestItem>,
+    /// Whether the digest has fewer picks than the region asks for because
+    /// the other candidates fell below the ranking's quality floor; the email
+    /// then says that only these were strong enough to send.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub short_of_strong_insights: bool,
 }
 
 impl Digest {

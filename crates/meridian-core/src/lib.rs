@@ -15,6 +15,7 @@
 //!   prompt: public and derived data only, by construction (no personal type
 //!   is `PromptSafe`).
 //! - [`ContentHash`]: SHA-256 content addressing.
+//! - [`lang`]: the per-language word and phrase lists of `lang/`, as data.
 //! - [`text`]: sentence segmentation, tokens and similarity shared by the
 //!   builtin engine and the ranking.
 
@@ -22,6 +23,7 @@ mod email;
 mod feed;
 mod hash;
 mod insight;
+pub mod lang;
 mod prompt;
 mod region;
 pub mod telemetry;

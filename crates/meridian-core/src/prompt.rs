@@ -37,6 +37,7 @@
 //!     importance: 0.8,
 //!     why: String::new(),
 //!     model: "builtin".into(),
+//!     speaker: None,
 //! };
 //! let email = SubscriberEmail::parse("ada@example.com").unwrap();
 //! let mut prompt = PromptText::new();
@@ -195,6 +196,7 @@ mod tests {
             importance: 0.8,
             why: String::new(),
             model: "builtin".into(),
+            speaker: None,
         }
     }
 

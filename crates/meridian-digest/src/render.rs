@@ -9,6 +9,7 @@
 //!     region: RegionId::parse("eu").unwrap(),
 //!     date: chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
 //!     items: vec![],
+//!     short_of_strong_insights: false,
 //! };
 //! let ctx = RenderContext {
 //!     locale: Locale::parse("de-DE").unwrap(),
@@ -30,13 +31,21 @@
 //! has to ship. The insights themselves stay in the episode's language; the
 //! HTML marks them with a `lang` attribute instead of translating them.
 //!
+//! Each item shows the insight, the quote it rests on (once: not when the
+//! insight *is* the quote, as with the builtin engine) with the speaker's
+//! name where the transcript gives it, the podcast and episode, a "Listen at
+//! 12:35" link to the episode's audio at that second and a link to the
+//! episode's page beside it, and in plain words why it was picked (see
+//! [`pick_reason`]). A digest the quality floor kept short says so.
+//!
 //! Supported: `en-US`, `zh-CN`, `de-DE`. Another locale falls back to the one
 //! with the same language (`de-AT` → `de-DE`), then to `en-US`.
 
 use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
-use meridian_core::{Digest, DigestItem, Locale, format_offset};
+use meridian_core::text::normalize_whitespace;
+use meridian_core::{Digest, DigestItem, Locale, ScoreComponents, format_offset};
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -153,13 +162,15 @@ pub fn effective_locale(locale: &Locale) -> &'static str {
 }
 
 /// A digest as a web page shows it (the server's archive): the same words,
-/// localised date, labels, scores and moment links as its email, as one
-/// template value, so that the page cannot drift from what subscribers
-/// received. Fields: `lang`, `subject`, `title`, `date`, `ai_label`,
-/// `items` (each `number`, `text`, `quote`, `podcast`, `episode`, `lang`,
-/// `lang_badge`, `listen` = {`label`, `url`} or none, `why`, `scores`),
-/// `labels` (`from`, `why_picked`, `colon`, `empty`, `quote_open`,
-/// `quote_close`…), `footer`, `region_name`, `timezone`. Show URLs through
+/// localised date, labels, reasons and links as its email, as one template
+/// value, so that the page cannot drift from what subscribers received.
+/// Fields: `lang`, `subject`, `title`, `date`, `ai_label`, `notice` (the
+/// "only N were strong enough" line, or none), `items` (each `number`,
+/// `text`, `quote` (empty when the text is the quote), `speaker` or none,
+/// `podcast`, `episode`, `lang`, `lang_badge`, `listen` = {`label`, `url`}
+/// or none, `page` = {`label`, `url`} or none, `why`, `reason`), `labels`
+/// (`from`, `why_picked`, `colon`, `empty`, `quote_open`, `quote_close`,
+/// `speaker_dash`…), `footer`, `region_name`, `timezone`. Show URLs through
 /// [`href`].
 #[must_use]
 pub fn digest_view(digest: &Digest, ctx: &RenderContext) -> Value {
@@ -175,20 +186,34 @@ pub fn format_date(locale: &Locale, date: NaiveDate) -> String {
     Lang::resolve(locale).format_date(date)
 }
 
-/// The link a digest item shows: the moment its quote starts in the episode
-/// (see [`moment_url`]), or the episode itself when the start is unknown;
-/// `None` when the episode has no web link (`http(s)` only: feed data may
-/// carry any scheme).
+/// The "listen" link a digest item shows: the episode's audio at the moment
+/// its quote starts (see [`moment_url`]), or the whole audio when the start is
+/// unknown; `None` when the episode has no audio link (`http(s)` only: feed
+/// data may carry any scheme). The episode's web page is a separate link
+/// ([`DigestItem::episode_url`]), never given a time.
 #[must_use]
 pub fn item_link(item: &DigestItem) -> Option<String> {
-    let url = item.episode_url.as_deref().map(str::trim).filter(|u| {
-        !u.is_empty() && is_safe_link(u) && !u.to_ascii_lowercase().starts_with("mailto:")
-    })?;
-    Some(match item.insight.start {
-        Some(start) => moment_url(url, Some(start)),
-        None => url.to_owned(),
-    })
+    let audio = web_link(item.audio_url.as_deref())?;
+    Some(moment_url(audio, item.insight.start))
 }
+
+/// Why a digest item was picked, in plain words in `locale`'s language, from
+/// its score components: how substantive the passage is, whether it is new
+/// to the reader, and how recent its episode is. For example "One of the most
+/// substantive passages among the new episodes, new to you, from an episode
+/// published in the last 24 hours." The numbers themselves stay in the
+/// digest (and the archive's JSON) for auditors.
+#[must_use]
+pub fn pick_reason(locale: &Locale, score: &ScoreComponents) -> String {
+    Lang::resolve(locale).reason(score)
+}
+
+/// Importance from which a pick counts as one of the most substantive
+/// passages of the day's episodes, in [`pick_reason`].
+pub const STRONG_IMPORTANCE: f64 = 0.75;
+/// Novelty from which a pick counts as new to the reader (nothing like it
+/// sent recently), in [`pick_reason`].
+pub const FRESH_NOVELTY: f64 = 0.8;
 
 /// The template environment, built once. Templates are embedded so a binary
 /// never depends on files next to it; a template error is kept (not
@@ -249,6 +274,13 @@ pub fn href(url: String) -> Value {
     Value::from_safe_string(out)
 }
 
+/// `url` trimmed, when it is a non-empty `http(s)` link.
+fn web_link(url: Option<&str>) -> Option<&str> {
+    url.map(str::trim).filter(|u| {
+        !u.is_empty() && is_safe_link(u) && !u.to_ascii_lowercase().starts_with("mailto:")
+    })
+}
+
 fn is_safe_link(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();
     ["http://", "https://", "mailto:"]
@@ -257,12 +289,15 @@ fn is_safe_link(url: &str) -> bool {
         && !url.chars().any(char::is_control)
 }
 
-/// The link to the moment a quote starts: the episode URL with a Media
-/// Fragments `#t=SECONDS` (replacing any fragment it had). Players and
-/// browsers that know the syntax seek there; others open the episode.
+/// The link to the moment a quote starts in the episode's audio: the audio
+/// (enclosure) URL with a Media Fragments `#t=SECONDS`, whole seconds
+/// (replacing any fragment it had); the URL unchanged when the start is
+/// unknown. Browsers and players that know the syntax start playing there;
+/// others play from the beginning. Meant for the audio file, not for a web
+/// page, where the fragment means nothing.
 #[must_use]
-pub fn moment_url(episode_url: &str, start: Option<f64>) -> String {
-    let base = episode_url.split('#').next().unwrap_or(episode_url);
+pub fn moment_url(audio_url: &str, start: Option<f64>) -> String {
+    let base = audio_url.split('#').next().unwrap_or(audio_url);
     match start {
         Some(s) if s.is_finite() && s > 0.0 => {
             // Whole seconds, like the label next to it (format_offset floors).
@@ -275,7 +310,7 @@ pub fn moment_url(episode_url: &str, start: Option<f64>) -> String {
             format!("{base}#t={secs}")
         }
         Some(_) => format!("{base}#t=0"),
-        None => episode_url.to_owned(),
+        None => audio_url.to_owned(),
     }
 }
 
@@ -311,6 +346,8 @@ struct Labels {
     empty: &'static str,
     quote_open: &'static str,
     quote_close: &'static str,
+    /// Put before a speaker's name after a quote.
+    speaker_dash: &'static str,
 }
 
 impl Lang {
@@ -354,6 +391,7 @@ impl Lang {
                 empty: "No new podcast insights today. We will be back tomorrow.",
                 quote_open: "“",
                 quote_close: "”",
+                speaker_dash: "— ",
             },
             Self::Zh => Labels {
                 from: "来自",
@@ -364,6 +402,7 @@ impl Lang {
                 empty: "今天没有新的播客洞见，明天见。",
                 quote_open: "“",
                 quote_close: "”",
+                speaker_dash: "——",
             },
             Self::De => Labels {
                 from: "Aus",
@@ -374,6 +413,7 @@ impl Lang {
                 empty: "Heute gibt es keine neuen Podcast-Erkenntnisse. Morgen geht es weiter.",
                 quote_open: "„",
                 quote_close: "“",
+                speaker_dash: "— ",
             },
         }
     }
@@ -401,11 +441,34 @@ impl Lang {
         }
     }
 
-    fn open_episode(self) -> &'static str {
+    fn listen_to_episode(self) -> &'static str {
         match self {
-            Self::En => "Open the episode",
-            Self::Zh => "打开节目",
-            Self::De => "Folge öffnen",
+            Self::En => "Listen to the episode",
+            Self::Zh => "收听节目",
+            Self::De => "Folge anhören",
+        }
+    }
+
+    fn episode_page(self) -> &'static str {
+        match self {
+            Self::En => "Episode page",
+            Self::Zh => "节目页面",
+            Self::De => "Seite der Folge",
+        }
+    }
+
+    /// The line under the heading of a digest the quality floor kept short.
+    fn only_strong(self, count: usize) -> String {
+        match (self, count) {
+            (Self::En, 1) => "Only one insight today was strong enough to send.".to_owned(),
+            (Self::En, n) => format!("Only {n} insights today were strong enough to send."),
+            (Self::Zh, n) => format!("今天只有{}条洞见足够有分量，值得发送。", chinese_numeral(n)),
+            (Self::De, 1) => {
+                "Heute war nur eine Erkenntnis stark genug, um sie zu versenden.".to_owned()
+            }
+            (Self::De, n) => {
+                format!("Heute waren nur {n} Erkenntnisse stark genug, um sie zu versenden.")
+            }
         }
     }
 
@@ -421,28 +484,56 @@ impl Lang {
         }
     }
 
-    /// "importance 0.82 · novelty 0.91 · recency 0.50", with the locale's
-    /// decimal separator.
-    fn scores(self, item: &DigestItem) -> String {
-        let (importance, novelty, recency) = match self {
-            Self::En => ("importance", "novelty", "recency"),
-            Self::Zh => ("重要性", "新颖度", "时效性"),
-            Self::De => ("Relevanz", "Neuheit", "Aktualität"),
+    /// Why a pick was picked, in words (see [`pick_reason`]).
+    fn reason(self, score: &ScoreComponents) -> String {
+        let substance = match (self, score.importance >= STRONG_IMPORTANCE) {
+            (Self::En, true) => "One of the most substantive passages among the new episodes",
+            (Self::En, false) => "A substantive passage",
+            (Self::Zh, true) => "新节目中最有分量的段落之一",
+            (Self::Zh, false) => "内容扎实的段落",
+            (Self::De, true) => "Eine der gehaltvollsten Passagen der neuen Folgen",
+            (Self::De, false) => "Eine gehaltvolle Passage",
         };
-        let num = |x: f64| {
-            let s = format!("{x:.2}");
-            match self {
-                Self::De => s.replace('.', ","),
-                Self::En | Self::Zh => s,
-            }
+        let novelty = match (self, score.novelty >= FRESH_NOVELTY) {
+            (Self::En, true) => "new to you",
+            (Self::En, false) => "unlike what you were sent lately",
+            (Self::Zh, true) => "您此前没有读到过类似内容",
+            (Self::Zh, false) => "与您近期收到的内容不同",
+            (Self::De, true) => "neu für Sie",
+            (Self::De, false) => "anders als das, was Sie zuletzt erhielten",
         };
-        let s = item.score;
-        format!(
-            "{importance} {} · {novelty} {} · {recency} {}",
-            num(s.importance),
-            num(s.novelty),
-            num(s.recency)
-        )
+        let mut parts = vec![substance.to_owned(), novelty.to_owned()];
+        if let Some(hours) = age_hours(score.recency) {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "finite, at least 48, floored"
+            )]
+            let days = (hours / 24.0).floor() as u64;
+            parts.push(match (self, hours) {
+                (Self::En, h) if h < 24.0 => {
+                    "from an episode published in the last 24 hours".to_owned()
+                }
+                (Self::En, h) if h < 48.0 => {
+                    "from an episode published in the last two days".to_owned()
+                }
+                (Self::En, _) => format!("from an episode published {days} days ago"),
+                (Self::Zh, h) if h < 24.0 => "出自过去24小时内发布的节目".to_owned(),
+                (Self::Zh, h) if h < 48.0 => "出自近两天发布的节目".to_owned(),
+                (Self::Zh, _) => format!("出自{days}天前发布的节目"),
+                (Self::De, h) if h < 24.0 => {
+                    "aus einer in den letzten 24 Stunden erschienenen Folge".to_owned()
+                }
+                (Self::De, h) if h < 48.0 => {
+                    "aus einer in den letzten zwei Tagen erschienenen Folge".to_owned()
+                }
+                (Self::De, _) => format!("aus einer vor {days} Tagen erschienenen Folge"),
+            });
+        }
+        match self {
+            Self::En | Self::De => format!("{}.", parts.join(", ")),
+            Self::Zh => format!("{}。", parts.join("，")),
+        }
     }
 
     /// The digest's day written out: "Friday, 27 November 2026",
@@ -532,6 +623,21 @@ impl Lang {
     }
 }
 
+/// The episode's age in hours at ranking time, read back from its recency
+/// (`0.5^(age / 24 h)`, see [`crate::rank::recency`]); `None` when the date was
+/// unknown (recency exactly [`crate::rank::NEUTRAL_RECENCY`]) or the value is
+/// out of range.
+fn age_hours(recency: f64) -> Option<f64> {
+    use crate::rank::{NEUTRAL_RECENCY, RECENCY_HALF_LIFE_HOURS};
+    if recency.to_bits() == NEUTRAL_RECENCY.to_bits()
+        || !(f64::MIN_POSITIVE..=1.0).contains(&recency)
+    {
+        return None;
+    }
+    let hours = -recency.log2() * RECENCY_HALF_LIFE_HOURS;
+    hours.is_finite().then_some(hours.max(0.0))
+}
+
 /// `table[i]`, or `""` when out of range (chrono keeps weekday < 7 and month
 /// < 12, so this never happens; it only avoids an index panic path).
 fn pick(table: &[&'static str], i: usize) -> &'static str {
@@ -557,6 +663,9 @@ struct View {
     title: String,
     date: String,
     ai_label: String,
+    /// "Only 3 insights today were strong enough to send.", when the quality
+    /// floor kept the digest short.
+    notice: Option<String>,
     items: Vec<ItemView>,
     labels: Labels,
     footer: String,
@@ -570,7 +679,10 @@ struct View {
 struct ItemView {
     number: usize,
     text: String,
+    /// Empty when the insight's text is the quote itself.
     quote: String,
+    /// Who says the quote, when known.
+    speaker: Option<String>,
     podcast: String,
     episode: String,
     /// The episode's language, for the `lang` attribute.
@@ -578,13 +690,17 @@ struct ItemView {
     /// Shown next to the titles when the episode is not in the reader's
     /// language, so nobody is surprised by a German quote in an English mail.
     lang_badge: Option<String>,
-    listen: Option<ListenView>,
+    /// "Listen at 12:35", linking the audio at that second.
+    listen: Option<LinkView>,
+    /// The episode's web page.
+    page: Option<LinkView>,
     why: String,
-    scores: String,
+    /// Why it was picked, in words.
+    reason: String,
 }
 
 #[derive(Debug, Serialize)]
-struct ListenView {
+struct LinkView {
     label: String,
     url: Option<String>,
 }
@@ -612,6 +728,8 @@ impl View {
             title,
             date,
             ai_label: ctx.ai_label.trim().to_owned(),
+            notice: (digest.short_of_strong_insights && !digest.items.is_empty())
+                .then(|| lang.only_strong(digest.items.len())),
             items,
             labels: lang.labels(),
             footer: lang.footer(&ctx.region_name),
@@ -626,53 +744,81 @@ impl View {
 impl ItemView {
     fn new(number: usize, item: &DigestItem, lang: Lang) -> Self {
         let insight = &item.insight;
-        let url = item
-            .episode_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| is_safe_link(u) && !u.is_empty());
-        let listen = match (insight.start, url) {
-            (Some(start), url) => Some(ListenView {
+        let audio = web_link(item.audio_url.as_deref());
+        let listen = match (insight.start, audio) {
+            (Some(start), audio) => Some(LinkView {
                 label: lang.listen_at(&format_offset(start)),
-                url: url.map(|u| moment_url(u, Some(start))),
+                url: audio.map(|u| moment_url(u, Some(start))),
             }),
-            (None, Some(url)) => Some(ListenView {
-                label: lang.open_episode().to_owned(),
-                url: Some(url.to_owned()),
+            (None, Some(audio)) => Some(LinkView {
+                label: lang.listen_to_episode().to_owned(),
+                url: Some(audio.to_owned()),
             }),
             (None, None) => None,
         };
+        let page = web_link(item.episode_url.as_deref()).map(|url| LinkView {
+            label: lang.episode_page().to_owned(),
+            url: Some(url.to_owned()),
+        });
         let item_lang = item.language.as_deref().and_then(clean_language_tag);
         let lang_badge = item_lang.as_deref().and_then(|l| {
             let primary = l.split('-').next().unwrap_or(l);
             (!primary.eq_ignore_ascii_case(lang.language())).then(|| l.to_ascii_uppercase())
         });
+        let text = insight.text.trim().to_owned();
+        let quote = if same_words(&insight.text, &insight.quote) {
+            String::new()
+        } else {
+            insight.quote.trim().to_owned()
+        };
         Self {
             number,
-            text: insight.text.trim().to_owned(),
-            quote: insight.quote.trim().to_owned(),
+            text,
+            quote,
+            speaker: insight
+                .speaker
+                .as_deref()
+                .map(normalize_whitespace)
+                .filter(|s| !s.is_empty()),
             podcast: item.podcast.trim().to_owned(),
             episode: item.episode.trim().to_owned(),
             lang: item_lang,
             lang_badge,
             listen,
+            page,
             why: insight.why.trim().to_owned(),
-            scores: lang.scores(item),
+            reason: lang.reason(&item.score),
         }
     }
 }
 
+/// Whether two texts say the same words: equal once case, whitespace and
+/// punctuation are folded away. The builtin engine's insight is its quote
+/// with whitespace normalised; showing both would print one sentence twice.
+fn same_words(a: &str, b: &str) -> bool {
+    let fold = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (a, b) = (fold(a), fold(b));
+    !a.is_empty() && a == b
+}
+
 #[cfg(test)]
 mod tests {
-    use meridian_core::{Insight, RegionId, ScoreComponents};
+    use meridian_core::{Insight, RegionId};
 
     use super::*;
+    use crate::rank::NEUTRAL_RECENCY;
 
     fn item(n: usize, start: Option<f64>, language: Option<&str>) -> DigestItem {
         DigestItem {
             podcast: format!("Podcast {n}"),
             episode: format!("Episode {n}"),
             episode_url: Some(format!("https://pod.example/ep{n}")),
+            audio_url: Some(format!("https://cdn.pod.example/ep{n}.mp3")),
             insight: Insight {
                 text: format!("Insight number {n} about batteries."),
                 quote: format!("The exact words of quote {n}."),
@@ -680,12 +826,13 @@ mod tests {
                 importance: 0.8,
                 why: String::new(),
                 model: "builtin".to_owned(),
+                speaker: None,
             },
             score: ScoreComponents {
                 importance: 0.8,
                 novelty: 0.9,
-                recency: 0.5,
-                total: 0.75,
+                recency: 0.9,
+                total: 0.84,
             },
             language: language.map(str::to_owned),
         }
@@ -697,6 +844,7 @@ mod tests {
             // A Friday.
             date: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
             items,
+            short_of_strong_insights: false,
         }
     }
 
@@ -803,6 +951,7 @@ mod tests {
         d.items[0].insight.text = "Beware <script>alert('x')</script> & friends".to_owned();
         d.items[1].podcast = "Rock & <b>Roll</b>".to_owned();
         d.items[2].episode_url = Some("javascript:alert(1)".to_owned());
+        d.items[3].audio_url = Some("javascript:alert(2)".to_owned());
         let out = render_digest(&d, &ctx("en-US", "AI")).unwrap();
         assert!(
             !out.html.contains("<script"),
@@ -856,20 +1005,35 @@ mod tests {
                 assert!(out.html.contains(&needle), "html has `{needle}`");
             }
             assert!(
-                out.text
-                    .contains(&format!("https://pod.example/ep{n}#t={}", 754 + n)),
+                out.text.contains(&format!(
+                    "Listen at 12:{}: https://cdn.pod.example/ep{n}.mp3#t={}",
+                    34 + n,
+                    754 + n
+                )),
                 "moment link {n}"
             );
             assert!(
-                out.html
-                    .contains(&format!("href=\"https://pod.example/ep{n}#t={}\"", 754 + n)),
+                out.text
+                    .contains(&format!("Episode page: https://pod.example/ep{n}\n")),
+                "page link {n}"
+            );
+            assert!(
+                out.html.contains(&format!(
+                    "href=\"https://cdn.pod.example/ep{n}.mp3#t={}\"",
+                    754 + n
+                )),
                 "html link {n}"
             );
+            assert!(
+                out.html
+                    .contains(&format!("href=\"https://pod.example/ep{n}\"")),
+                "html page link {n}"
+            );
         }
-        assert!(
-            out.text
-                .contains("Why this was picked: importance 0.80 · novelty 0.90 · recency 0.50")
-        );
+        assert!(out.text.contains(
+            "Why this was picked: One of the most substantive passages among the new episodes, \
+             new to you, from an episode published in the last 24 hours."
+        ));
         assert!(
             out.text.contains("Testland") && out.html.contains("Testland"),
             "region name in the footer"
@@ -888,16 +1052,23 @@ mod tests {
             item(3, Some(9.0), None),
         ]);
         d.items[2].episode_url = None;
+        d.items[2].audio_url = None;
         let out = render_digest(&d, &ctx("de-DE", "KI")).unwrap();
         assert!(
             out.text
-                .contains("Anhören ab 1:02:05: https://pod.example/ep1#t=3725"),
+                .contains("Anhören ab 1:02:05: https://cdn.pod.example/ep1.mp3#t=3725"),
             "{}",
             out.text
         );
         assert!(
-            out.text.contains("Folge öffnen: https://pod.example/ep2\n"),
-            "no start: plain episode link"
+            out.text
+                .contains("Folge anhören: https://cdn.pod.example/ep2.mp3\n"),
+            "no start: the whole audio"
+        );
+        assert!(
+            out.text
+                .contains("Seite der Folge: https://pod.example/ep2\n"),
+            "the page, without a time"
         );
         assert!(
             out.text.contains("Anhören ab 0:09\n"),
@@ -908,22 +1079,34 @@ mod tests {
             out.subject,
             "Ihre Top 3 Podcast-Erkenntnisse — Freitag, 27. November 2026"
         );
-        assert!(out.text.contains("Relevanz 0,80"), "German decimal comma");
+        assert!(
+            !out.text.contains("0,80") && !out.text.contains("0.80"),
+            "no score numbers for readers"
+        );
     }
 
     #[test]
-    fn item_link_points_at_the_moment_and_refuses_other_schemes() {
+    fn item_link_points_at_the_moment_in_the_audio_and_refuses_other_schemes() {
         let mut it = item(1, Some(61.9), None);
         assert_eq!(
             item_link(&it).as_deref(),
-            Some("https://pod.example/ep1#t=61")
+            Some("https://cdn.pod.example/ep1.mp3#t=61")
         );
         it.insight.start = None;
-        assert_eq!(item_link(&it).as_deref(), Some("https://pod.example/ep1"));
+        assert_eq!(
+            item_link(&it).as_deref(),
+            Some("https://cdn.pod.example/ep1.mp3")
+        );
         for bad in ["javascript:alert(1)", "mailto:a@b.example", "  "] {
-            it.episode_url = Some(bad.to_owned());
+            it.audio_url = Some(bad.to_owned());
             assert_eq!(item_link(&it), None, "{bad}");
         }
+        it.audio_url = None;
+        assert_eq!(
+            item_link(&it),
+            None,
+            "the episode page is never the moment link"
+        );
     }
 
     #[test]
@@ -1053,5 +1236,209 @@ mod tests {
         let d = digest((1..=3).map(|n| item(n, None, None)).collect());
         let out = render_digest(&d, &ctx("zh-CN", "AI")).unwrap();
         assert_eq!(out.subject, "今日播客三大洞见 — 2026年11月27日 星期五");
+    }
+
+    #[test]
+    fn listen_links_the_audio_at_the_second_and_the_page_beside_it() {
+        let mut d = digest(vec![item(1, Some(7562.4), Some("en"))]);
+        d.items[0].audio_url = Some("https://cdn.pod.example/audio.mp3?id=7#old".to_owned());
+        let out = render_digest(&d, &ctx("en-US", "AI")).unwrap();
+        assert!(
+            out.text
+                .contains("Listen at 2:06:02: https://cdn.pod.example/audio.mp3?id=7#t=7562\n"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.contains("Episode page: https://pod.example/ep1\n"),
+            "{}",
+            out.text
+        );
+        let listen = pos(
+            &out.html,
+            "href=\"https://cdn.pod.example/audio.mp3?id=7#t=7562\"",
+            "audio link",
+        );
+        let page = pos(&out.html, "href=\"https://pod.example/ep1\"", "page link");
+        assert!(listen < page, "the page link follows the listen link");
+        assert!(out.html.contains("&#9654; Listen at 2:06:02</a>"));
+        assert!(out.html.contains(">Episode page</a>"));
+
+        // No audio: the time is shown without a link, the page still is.
+        d.items[0].audio_url = None;
+        let out = render_digest(&d, &ctx("en-US", "AI")).unwrap();
+        assert!(out.text.contains("   Listen at 2:06:02\n"), "{}", out.text);
+        assert!(!out.text.contains("#t="), "{}", out.text);
+        assert!(out.text.contains("Episode page: https://pod.example/ep1\n"));
+    }
+
+    #[test]
+    fn the_quote_is_shown_once_when_the_insight_is_the_quote() {
+        let mut d = five();
+        // The builtin engine: the text is the quote with whitespace tidied.
+        d.items[0].insight.quote = "Batteries  got cheaper\nbecause factories scaled.".to_owned();
+        d.items[0].insight.text = "Batteries got cheaper because factories scaled.".to_owned();
+        let out = render_digest(&d, &ctx("en-US", "AI")).unwrap();
+        for (part, body) in [("html", out.html.as_str()), ("text", out.text.as_str())] {
+            assert_eq!(
+                body.matches("because factories scaled").count(),
+                1,
+                "{part}: the sentence appears once:\n{body}"
+            );
+        }
+        // An LLM's insight differs from its quote: both are shown.
+        assert!(out.text.contains("Insight number 2 about batteries."));
+        assert!(out.text.contains("“The exact words of quote 2.”"));
+        assert!(out.html.contains("The exact words of quote 2."));
+    }
+
+    #[test]
+    fn the_speaker_is_named_with_the_quote_where_known() {
+        let mut d = five();
+        d.items[0].insight.speaker = Some(" Ada  Lovelace ".to_owned());
+        d.items[1].insight.speaker = Some("Grace Hopper".to_owned());
+        d.items[1].insight.text = d.items[1].insight.quote.clone();
+        for (locale, with_quote, alone) in [
+            (
+                "en-US",
+                "“The exact words of quote 1.” — Ada Lovelace",
+                "   — Grace Hopper\n",
+            ),
+            (
+                "de-DE",
+                "„The exact words of quote 1.“ — Ada Lovelace",
+                "   — Grace Hopper\n",
+            ),
+            (
+                "zh-CN",
+                "“The exact words of quote 1.” ——Ada Lovelace",
+                "   ——Grace Hopper\n",
+            ),
+        ] {
+            let out = render_digest(&d, &ctx(locale, "AI")).unwrap();
+            assert!(out.text.contains(with_quote), "{locale}:\n{}", out.text);
+            assert!(
+                out.text.contains(alone),
+                "{locale}: the speaker of a quote shown as the insight:\n{}",
+                out.text
+            );
+            assert!(
+                out.html.contains("Ada Lovelace</span></blockquote>"),
+                "{locale}"
+            );
+            assert!(out.html.contains("Grace Hopper</p>"), "{locale}");
+        }
+        let out = render_digest(&five(), &ctx("en-US", "AI")).unwrap();
+        assert!(
+            !out.text.contains(" — \n") && !out.html.contains("class=\"speaker\""),
+            "no speaker, no attribution"
+        );
+    }
+
+    #[test]
+    fn why_it_was_picked_is_said_in_words_in_each_locale() {
+        let score = |importance: f64, novelty: f64, recency: f64| ScoreComponents {
+            importance,
+            novelty,
+            recency,
+            total: 0.0,
+        };
+        let hours_old = |h: f64| 0.5_f64.powf(h / 24.0);
+        let cases = [
+            (
+                "en-US",
+                score(0.9, 1.0, 1.0),
+                "One of the most substantive passages among the new episodes, new to you, \
+                 from an episode published in the last 24 hours.",
+            ),
+            (
+                "en-US",
+                score(0.5, 0.6, hours_old(30.0)),
+                "A substantive passage, unlike what you were sent lately, \
+                 from an episode published in the last two days.",
+            ),
+            (
+                "en-US",
+                score(0.5, 0.9, hours_old(24.0 * 5.5)),
+                "A substantive passage, new to you, from an episode published 5 days ago.",
+            ),
+            (
+                "en-US",
+                score(0.8, 0.9, NEUTRAL_RECENCY),
+                "One of the most substantive passages among the new episodes, new to you.",
+            ),
+            (
+                "de-DE",
+                score(0.9, 1.0, hours_old(2.0)),
+                "Eine der gehaltvollsten Passagen der neuen Folgen, neu für Sie, \
+                 aus einer in den letzten 24 Stunden erschienenen Folge.",
+            ),
+            (
+                "de-DE",
+                score(0.5, 0.5, hours_old(80.0)),
+                "Eine gehaltvolle Passage, anders als das, was Sie zuletzt erhielten, \
+                 aus einer vor 3 Tagen erschienenen Folge.",
+            ),
+            (
+                "zh-CN",
+                score(0.9, 1.0, 1.0),
+                "新节目中最有分量的段落之一，您此前没有读到过类似内容，出自过去24小时内发布的节目。",
+            ),
+            (
+                "zh-CN",
+                score(0.5, 0.5, hours_old(40.0)),
+                "内容扎实的段落，与您近期收到的内容不同，出自近两天发布的节目。",
+            ),
+        ];
+        for (locale, s, expected) in cases {
+            assert_eq!(
+                pick_reason(&Locale::parse(locale).unwrap(), &s),
+                expected,
+                "{locale} {s:?}"
+            );
+        }
+        let out = render_digest(&five(), &ctx("zh-CN", "AI")).unwrap();
+        assert!(
+            out.text.contains("入选理由：新节目中最有分量的段落之一"),
+            "{}",
+            out.text
+        );
+        for word in ["importance", "novelty", "recency", "重要性", "0.80"] {
+            assert!(
+                !out.text.contains(word) && !out.html.contains(word),
+                "{word}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_digest_kept_short_by_the_quality_floor_says_so() {
+        let mut d = digest((1..=3).map(|n| item(n, None, None)).collect());
+        d.short_of_strong_insights = true;
+        for (locale, line) in [
+            ("en-US", "Only 3 insights today were strong enough to send."),
+            (
+                "de-DE",
+                "Heute waren nur 3 Erkenntnisse stark genug, um sie zu versenden.",
+            ),
+            ("zh-CN", "今天只有三条洞见足够有分量，值得发送。"),
+        ] {
+            let out = render_digest(&d, &ctx(locale, "AI")).unwrap();
+            assert!(out.text.contains(line), "{locale}:\n{}", out.text);
+            assert!(out.html.contains(line), "{locale}");
+            assert!(
+                pos(&out.text, line, "notice") < pos(&out.text, "Insight number 1", "first"),
+                "{locale}: the line comes before the insights"
+            );
+        }
+        d.items.truncate(1);
+        let out = render_digest(&d, &ctx("en-US", "AI")).unwrap();
+        assert!(
+            out.text
+                .contains("Only one insight today was strong enough to send.")
+        );
+        d.short_of_strong_insights = false;
+        let out = render_digest(&d, &ctx("en-US", "AI")).unwrap();
+        assert!(!out.text.contains("strong enough") && !out.html.contains("strong enough"));
     }
 }

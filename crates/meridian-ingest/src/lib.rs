@@ -42,8 +42,8 @@ pub use fetch::{FeedFetch, FetchedFeed, fetch_feed, fetch_transcript};
 pub use html::html_to_text;
 pub use opml::{MAX_OPML_BYTES, OpmlOutline, parse_opml, write_opml};
 pub use transcript::{
-    MAX_TRANSCRIPT_BYTES, parse_transcript, pick_transcript, show_notes_transcript,
-    sniff_transcript_format,
+    MAX_TRANSCRIPT_BYTES, normalize_segments, parse_transcript, pick_transcript,
+    show_notes_transcript, sniff_transcript_format,
 };
 
 #[cfg(test)]

@@ -18,6 +18,10 @@
 //!    (speech has fillers that models leave out). A quote that is not
 //!    found is dropped and counted. The quote stored is the transcript's own
 //!    text, and the start time is the matching segment's, never the model's.
+//!    The speaker likewise: the transcript's name for whoever speaks where
+//!    the quote begins, else the model's `speaker` only when the transcript
+//!    names that speaker (see [`parse_and_ground`]); none when the transcript
+//!    names no speakers.
 
 use std::collections::HashMap;
 
@@ -103,12 +107,14 @@ pub struct ProviderOutput {
 }
 
 /// The JSON schema of a reply:
-/// `{"insights":[{"text","quote","start_seconds","importance","why"}]}`.
+/// `{"insights":[{"text","quote","start_seconds","importance","why","speaker"}]}`,
+/// where `speaker` is a string or `null`.
 ///
 /// Written in the subset that OpenAI strict structured outputs accept (every
-/// property required, no additional properties), which Ollama's grammar
-/// conversion accepts too. Ranges are stated here and checked again by
-/// [`parse_and_ground`], since not every server enforces them.
+/// property required, no additional properties; an optional value is a
+/// `["string", "null"]` type), which Ollama's grammar conversion accepts too.
+/// Ranges are stated here and checked again by [`parse_and_ground`], since
+/// not every server enforces them; a reply without `speaker` is accepted.
 #[must_use]
 pub fn insight_schema() -> Value {
     json!({
@@ -140,9 +146,13 @@ pub fn insight_schema() -> Value {
                         "why": {
                             "type": "string",
                             "description": "One short sentence on why it matters."
+                        },
+                        "speaker": {
+                            "type": ["string", "null"],
+                            "description": "Who says the quote, exactly as the transcript names them before the colon on the quote's line; null when the line names nobody."
                         }
                     },
-                    "required": ["text", "quote", "start_seconds", "importance", "why"],
+                    "required": ["text", "quote", "start_seconds", "importance", "why", "speaker"],
                     "additionalProperties": false
                 }
             }
@@ -352,6 +362,7 @@ pub fn build_chunk_messages(req: &ExtractRequest<'_>) -> Vec<(String, String)> {
          - start_seconds: the time of the line where the quote begins, in seconds (lines start with [m:ss] or [h:mm:ss]); 0 when lines have no time.\n\
          - importance: a number from 0 to 1, how much the insight matters to a listener.\n\
          - why: one short sentence on why it matters.\n\
+         - speaker: who says the quote, exactly as the transcript names them before the colon on the quote's line (`[12:34] Name: …`); null when the line names nobody. Do not guess.\n\
          - Leave out advertisements, sponsor messages, intros, outros and small talk.\n\
          \n\
          Reply with one JSON object and nothing else, matching this JSON schema:\n{schema}\n"
@@ -546,6 +557,11 @@ struct RawInsight {
     start_seconds: Option<f64>,
     importance: f64,
     why: String,
+    /// Who says the quote, by the model's reading; kept only when the
+    /// transcript bears it out (see [`speaker_of`]). Older replies and
+    /// servers that do not enforce the schema leave it out.
+    #[serde(default)]
+    speaker: Option<String>,
 }
 
 /// Strips what models put around JSON despite being told not to: a Markdown
@@ -621,8 +637,11 @@ fn check_reply(raw: &str) -> Result<Vec<RawInsight>, String> {
 /// types, empty texts or quotes, importance outside 0–1 and over-long texts.
 /// Then each quote must be found in the transcript (see the module docs); the
 /// insight takes the transcript's wording of the quote and the start time of
-/// the segment where it begins. Insights that do not ground are dropped and
-/// counted. The rest are ordered by importance and cut to `max_insights`.
+/// the segment where it begins, and a speaker only where the transcript
+/// names one: the speaker of the line where the quote begins, else the
+/// model's `speaker` when the transcript names that speaker.
+/// Insights that do not ground are dropped and counted. The rest are ordered
+/// by importance and cut to `max_insights`.
 ///
 /// # Errors
 /// [`ProviderError::BadOutput`] naming `model_name` and the first problem;
@@ -647,11 +666,13 @@ pub(crate) fn validate(
 ) -> Result<(Vec<Insight>, usize), String> {
     let items = check_reply(raw)?;
     let index = TranscriptIndex::new(req.transcript);
+    let speakers = transcript_speakers(req.transcript);
     let mut dropped = 0;
     let mut insights = Vec::with_capacity(items.len());
     for item in items {
         match index.find(&item.quote, item.start_seconds) {
             Some(found) => insights.push(Insight {
+                speaker: speaker_of(found.speaker.as_deref(), item.speaker.as_deref(), &speakers),
                 text: item.text.trim().to_owned(),
                 quote: found.quote,
                 start: found.start,
@@ -669,6 +690,47 @@ pub(crate) fn validate(
     insights.sort_by(|a, b| b.importance.total_cmp(&a.importance));
     insights.truncate(req.max_insights);
     Ok((insights, dropped))
+}
+
+/// The distinct speaker names of a transcript, whitespace normalised, in
+/// order of first appearance.
+fn transcript_speakers(transcript: &Transcript) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for seg in &transcript.segments {
+        if let Some(name) = seg
+            .speaker
+            .as_deref()
+            .map(meridian_core::text::normalize_whitespace)
+            && !name.is_empty()
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The speaker an insight keeps: the name the transcript gives whoever
+/// speaks where the quote begins (`at_quote`); else the model's `claimed`
+/// speaker when it is one of the transcript's `speakers` (compared without
+/// case and extra whitespace), in the transcript's spelling; else none. So a
+/// model cannot attribute words to someone the transcript does not name,
+/// and a transcript without speakers gives none.
+fn speaker_of(
+    at_quote: Option<&str>,
+    claimed: Option<&str>,
+    speakers: &[String],
+) -> Option<String> {
+    if let Some(name) = at_quote.map(meridian_core::text::normalize_whitespace)
+        && !name.is_empty()
+    {
+        return Some(name);
+    }
+    let claimed = meridian_core::text::normalize_whitespace(claimed?).to_lowercase();
+    speakers
+        .iter()
+        .find(|s| s.to_lowercase() == claimed)
+        .cloned()
 }
 
 /// One normalised token of the transcript and where it came from.
@@ -719,6 +781,8 @@ struct Found {
     quote: String,
     /// The start of the segment where it begins.
     start: Option<f64>,
+    /// The speaker of that segment, when the transcript names one.
+    speaker: Option<String>,
 }
 
 /// The transcript as one stream of normalised tokens, for quote lookup.
@@ -789,6 +853,7 @@ impl<'a> TranscriptIndex<'a> {
         Some(Found {
             quote: self.text_between(first, last),
             start: self.start_of(first),
+            speaker: self.speaker_at(first),
         })
     }
 
@@ -859,6 +924,11 @@ impl<'a> TranscriptIndex<'a> {
             start += 1;
         }
         out
+    }
+
+    fn speaker_at(&self, token: usize) -> Option<String> {
+        let segment = self.tokens.get(token)?.segment;
+        self.transcript.segments.get(segment)?.speaker.clone()
     }
 
     fn start_of(&self, token: usize) -> Option<f64> {
@@ -1112,6 +1182,132 @@ mod tests {
         );
     }
 
+    /// A transcript of (start, speaker, text) segments, speakers optional.
+    fn voiced(segments: &[(f64, Option<&str>, &str)]) -> Transcript {
+        Transcript {
+            source: TranscriptSource::ShowNotes,
+            language: Some("en".to_owned()),
+            segments: segments
+                .iter()
+                .map(|(start, speaker, text)| Segment {
+                    start: Some(*start),
+                    end: None,
+                    speaker: speaker.map(str::to_owned),
+                    text: (*text).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A reply with one insight quoting `quote`, with `speaker` as given
+    /// (`None`: the field left out).
+    fn reply_with_speaker(quote: &str, speaker: Option<serde_json::Value>) -> String {
+        let mut item = json!({
+            "text": "An insight.", "quote": quote, "start_seconds": 0,
+            "importance": 0.8, "why": "Because."
+        });
+        if let Some(speaker) = speaker {
+            item["speaker"] = speaker;
+        }
+        json!({ "insights": [item] }).to_string()
+    }
+
+    #[test]
+    fn the_speaker_is_kept_only_where_the_transcript_names_it() {
+        let quote = "sodium cells cost thirty percent less than lithium ones";
+        let said = "Sodium cells cost thirty percent less than lithium ones.";
+        let speaker = |t: &Transcript, claimed: Option<serde_json::Value>| {
+            validate(&reply_with_speaker(quote, claimed), &request(t), "m")
+                .map(|(insights, _)| insights.first().and_then(|i| i.speaker.clone()))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        // The quote's own line names its speaker: that name, whatever the
+        // model says.
+        let named = voiced(&[
+            (
+                0.0,
+                Some("Grace Hopper"),
+                "Welcome back to the show, everyone.",
+            ),
+            (5.0, Some("Ada  Lovelace"), said),
+        ]);
+        for claimed in [
+            None,
+            Some(json!(null)),
+            Some(json!("Ada Lovelace")),
+            Some(json!("Grace Hopper")),
+            Some(json!("Someone Else")),
+        ] {
+            assert_eq!(
+                speaker(&named, claimed.clone()).as_deref(),
+                Some("Ada Lovelace"),
+                "{claimed:?}"
+            );
+        }
+        // The quote's line names nobody, but the transcript names speakers:
+        // the model's speaker is kept when it is one of them.
+        let partly = voiced(&[
+            (
+                0.0,
+                Some("Grace Hopper"),
+                "Welcome back to the show, everyone.",
+            ),
+            (5.0, None, said),
+        ]);
+        assert_eq!(
+            speaker(&partly, Some(json!(" grace  HOPPER "))).as_deref(),
+            Some("Grace Hopper"),
+            "in the transcript's spelling"
+        );
+        assert_eq!(
+            speaker(&partly, Some(json!("Ada Lovelace"))),
+            None,
+            "not named"
+        );
+        assert_eq!(speaker(&partly, Some(json!(null))), None);
+        // A transcript without speakers: none, whatever the model says.
+        let anonymous = voiced(&[(0.0, None, "Welcome back."), (5.0, None, said)]);
+        assert_eq!(speaker(&anonymous, Some(json!("Ada Lovelace"))), None);
+        // Anything but a string or null is a schema violation.
+        let err = validate(
+            &reply_with_speaker(quote, Some(json!(7))),
+            &request(&named),
+            "m",
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_and_the_prompt_ask_for_the_speaker() {
+        let schema = insight_schema();
+        let item = &schema["properties"]["insights"]["items"];
+        assert_eq!(
+            item["properties"]["speaker"]["type"],
+            json!(["string", "null"])
+        );
+        let required = item["required"].as_array().cloned().unwrap_or_default();
+        assert!(
+            required.contains(&json!("speaker")),
+            "strict mode: every property required"
+        );
+        assert_eq!(
+            required.len(),
+            item["properties"]
+                .as_object()
+                .map_or(0, serde_json::Map::len)
+        );
+        let t = voiced(&[(
+            0.0,
+            Some("Ada"),
+            "Sodium cells cost less than lithium ones.",
+        )]);
+        let (system, user) = build_messages(&request(&t));
+        assert!(system.contains("- speaker: who says the quote"), "{system}");
+        assert!(user.contains("[0:00] Ada: Sodium cells"), "{user}");
+    }
+
     #[test]
     fn short_quotes_never_ground() {
         let t = transcript(&[(0.0, "A", "Yes. I think so. Absolutely right.")]);
@@ -1204,6 +1400,7 @@ mod tests {
             importance,
             why: String::new(),
             model: "m".to_owned(),
+            speaker: None,
         };
         let merged = merge_insights(
             vec![

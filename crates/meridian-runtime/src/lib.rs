@@ -52,10 +52,13 @@ pub use records::{MailEvent, MailKind, MailOutcome, SubscriptionChange};
 mod region;
 pub mod sovereignty;
 mod subscription;
+/// What the digest ranking left out of a run's digest, by reason
+/// ([`RunReport::digest_left_out`]).
+pub use meridian_digest::rank::LeftOut;
 pub use meridian_digest::render::SUPPORTED_LOCALES;
 /// Rendering for the web archive: the same words and links as the emails.
 pub use meridian_digest::render::{
-    RenderContext, digest_view, format_date, href as href_filter, item_link,
+    RenderContext, digest_view, format_date, href as href_filter, item_link, pick_reason,
 };
 pub use subscription::{
     CONFIRM_COOL_DOWN_SECS, CONFIRM_VALID_HOURS, ConfirmOutcome, SignupOutcome,

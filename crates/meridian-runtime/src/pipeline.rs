@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use meridian_core::{ContentHash, Digest, EpisodeMeta, FeedUrl, Transcript, TranscriptSource};
-use meridian_digest::rank::{Candidate, RankOptions};
+use meridian_digest::rank::{Candidate, LeftOut, RankOptions};
 use meridian_egress::{CacheHints, Validators};
 use meridian_ingest::FeedFetch;
 use meridian_models::AttemptOutcome;
@@ -88,6 +88,13 @@ pub struct RunReport {
     pub model_notes: Vec<(String, String)>,
     /// Feed failures: (url, kind, message).
     pub feed_errors: Vec<(String, String, String)>,
+    /// Candidates the digest ranking left out, by reason: insights (and
+    /// their episodes) in a language the region's readers do not read
+    /// (`digest.languages`), insights too close to one sent recently, and
+    /// insights below the quality floor. Zero when the day's digest was
+    /// made by an earlier run.
+    #[serde(default)]
+    pub digest_left_out: LeftOut,
     /// The digest (made now or earlier the same day).
     pub digest: Option<Digest>,
     /// Whether the digest was made by an earlier run of the same day.
@@ -107,6 +114,7 @@ impl RunReport {
         self.transcripts.absorb(part.transcripts);
         self.insights.absorb(part.insights);
         self.delivery.absorb(part.delivery);
+        self.digest_left_out.absorb(part.digest_left_out);
         for (model, reason) in part.model_notes {
             if !self.model_notes.iter().any(|(m, _)| *m == model) {
                 self.model_notes.push((model, reason));
@@ -512,7 +520,12 @@ impl Region {
         // No usable transcript: speech-to-text of the enclosure when the
         // region has a `transcribe` model (see `models.rs`), else the show notes.
         if transcript.is_none() {
-            transcript = self.speech_to_text(ep, report).await?;
+            // Speech recognition output is read like a transcript file: cues
+            // re-joined into sentences, hallucinations and loops dropped.
+            transcript = self.speech_to_text(ep, report).await?.map(|mut t| {
+                t.segments = meridian_ingest::normalize_segments(std::mem::take(&mut t.segments));
+                t
+            });
         }
         let transcript = match transcript {
             Some(t) => t,
@@ -651,17 +664,22 @@ impl Region {
         for ep in store.digest_candidates(since).await? {
             let key = ep.episode_id.to_string();
             owner.insert(key.clone(), ep.episode_id);
+            // The episode's own language, else its feed's (ingest fills that
+            // in), else what its transcript declares.
+            let language = ep
+                .meta
+                .language
+                .clone()
+                .or_else(|| ep.transcript_language.clone())
+                .filter(|l| !l.trim().is_empty());
             for insight in ep.insights {
                 candidates.push(Candidate {
                     episode_key: key.clone(),
                     podcast: ep.podcast.clone(),
                     episode: ep.meta.title.clone(),
-                    episode_url: ep
-                        .meta
-                        .link
-                        .clone()
-                        .or_else(|| ep.meta.enclosure.as_ref().map(|e| e.url.clone())),
-                    language: ep.meta.language.clone(),
+                    episode_url: ep.meta.link.clone(),
+                    audio_url: ep.meta.enclosure.as_ref().map(|e| e.url.clone()),
+                    language: language.clone(),
                     published: ep.meta.published,
                     insight,
                 });
@@ -670,14 +688,18 @@ impl Region {
         let recent = store
             .recent_digest_texts(unix(now) - i64::from(cfg.novelty_days) * 86_400)
             .await?;
-        let picks = meridian_digest::rank::rank(
+        let ranking = meridian_digest::rank::select(
             &candidates,
             &recent,
             &RankOptions {
                 limit: cfg.size,
+                languages: cfg.languages.clone(),
                 ..RankOptions::new(now)
             },
         );
+        report.digest_left_out = ranking.left_out;
+        let short_of_strong_insights = ranking.short_of_strong_insights;
+        let picks = ranking.items;
         if picks.is_empty() {
             return Ok(());
         }
@@ -694,6 +716,7 @@ impl Region {
             region: self.config().id.clone(),
             date,
             items: picks,
+            short_of_strong_insights,
         };
         let stored = store.create_digest(&digest, &featured, unix(now)).await?;
         // Another process may have stored the day's digest first. Compared
@@ -770,22 +793,49 @@ pub(crate) fn stage_lines(
                 report.insights.get("parked"),
             ));
         }
-        RunStage::Digest => match &report.digest {
-            Some(d) => lines.push(format!(
-                "digest {}: {} insights{}",
-                d.date,
-                d.items.len(),
-                if report.digest_reused {
-                    " (made by an earlier run today)"
-                } else {
-                    ""
-                }
-            )),
-            None => lines.push(format!(
-                "digest {}: nothing new to send",
-                report.date.map_or_else(String::new, |d| d.to_string())
-            )),
-        },
+        RunStage::Digest => {
+            match &report.digest {
+                Some(d) => lines.push(format!(
+                    "digest {}: {} insights{}{}",
+                    d.date,
+                    d.items.len(),
+                    if d.short_of_strong_insights {
+                        " (fewer than asked: the others were below the quality floor)"
+                    } else {
+                        ""
+                    },
+                    if report.digest_reused {
+                        " (made by an earlier run today)"
+                    } else {
+                        ""
+                    }
+                )),
+                None => lines.push(format!(
+                    "digest {}: nothing new to send",
+                    report.date.map_or_else(String::new, |d| d.to_string())
+                )),
+            }
+            let left = &report.digest_left_out;
+            let mut parts = Vec::new();
+            if left.insights_other_language > 0 {
+                parts.push(format!(
+                    "{} insights of {} episodes in languages the region does not read",
+                    left.insights_other_language, left.episodes_other_language
+                ));
+            }
+            if left.insights_already_sent > 0 {
+                parts.push(format!("{} already sent", left.insights_already_sent));
+            }
+            if left.insights_below_floor > 0 {
+                parts.push(format!(
+                    "{} below the quality floor",
+                    left.insights_below_floor
+                ));
+            }
+            if !parts.is_empty() {
+                lines.push(format!("left out of the digest: {}", parts.join(", ")));
+            }
+        }
         RunStage::Deliver => {
             let waiting = ["deferred", "not_yet", "relay_down"]
                 .iter()
@@ -848,6 +898,51 @@ mod tests {
             backoff(now, 0, Some(Duration::from_secs(5000))) - unix(now),
             5000
         );
+    }
+
+    #[test]
+    fn the_digest_line_says_what_was_left_out_and_why() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap_or_default();
+        let mut report = RunReport {
+            date: Some(date),
+            digest: Some(Digest {
+                region: meridian_core::RegionId::parse("us").unwrap(),
+                date,
+                items: Vec::new(),
+                short_of_strong_insights: true,
+            }),
+            ..RunReport::default()
+        };
+        let lines = stage_lines(meridian_store::RunStage::Digest, &report, &[]);
+        assert_eq!(
+            lines,
+            [
+                "digest 2026-11-28: 0 insights (fewer than asked: the others were below the quality floor)"
+            ],
+            "nothing left out, no second line"
+        );
+        report.digest_left_out = LeftOut {
+            insights_other_language: 7,
+            episodes_other_language: 2,
+            insights_already_sent: 0,
+            insights_below_floor: 3,
+        };
+        let lines = stage_lines(meridian_store::RunStage::Digest, &report, &[]);
+        assert_eq!(
+            lines.get(1).map(String::as_str),
+            Some(
+                "left out of the digest: 7 insights of 2 episodes in languages the region does not read, \
+                 3 below the quality floor"
+            )
+        );
+        // Parts written before the field existed still read.
+        let old: RunReport = serde_json::from_str(r#"{"date":null,"feeds":{},"transcripts":{},"insights":{},"model_notes":[],"feed_errors":[],"digest":null,"digest_reused":false,"delivery":{},"transport":""}"#)
+            .unwrap();
+        assert_eq!(old.digest_left_out, LeftOut::default());
+        let mut sum = RunReport::default();
+        sum.absorb(report.clone());
+        sum.absorb(report);
+        assert_eq!(sum.digest_left_out.insights_other_language, 14);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /archive?page=N` | the digests by day, newest first, [`PAGE_SIZE`] a page |
-//! | `GET /archive/{date}` | one digest (`YYYY-MM-DD`): its insights with podcast, episode, quote and a link to the moment in the episode, under the region's AI-generated label |
+//! | `GET /archive/{date}` | one digest (`YYYY-MM-DD`): its insights with podcast, episode, quote and speaker, a link to the moment in the episode's audio and one to the episode's page, and why each was picked, under the region's AI-generated label |
 //! | `GET /archive.json?page=N` | the index page as JSON |
 //! | `GET /archive/{date}.json` | one digest as JSON, with the label and the machine-readable marker |
 //!
@@ -12,8 +12,8 @@
 //! unknown or malformed date, or a page past the last, is a `404` (a page in
 //! the region's language, or `{"error": {"message": …}}` for `.json`).
 //!
-//! The pages show exactly what the emails showed: the words, dates, scores
-//! and moment links come from `meridian-digest` ([`meridian_runtime::digest_view`]),
+//! The pages show exactly what the emails showed: the words, dates, reasons
+//! and links come from `meridian-digest` ([`meridian_runtime::digest_view`]),
 //! the label from `[mail] ai_label`, and the digest page and its JSON carry
 //! the same `X-AI-Generated` marker as the email (header, and `<meta
 //! name="ai-generated">` in the page).
@@ -40,6 +40,7 @@ use chrono::NaiveDate;
 use meridian_core::Digest;
 use meridian_runtime::{
     CONFIRM_VALID_HOURS, Region, RenderContext, RuntimeError, digest_view, format_date, item_link,
+    pick_reason,
 };
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde::{Deserialize, Serialize};
@@ -338,7 +339,8 @@ pub(crate) struct ArchiveIndex {
     prev: Option<String>,
 }
 
-/// How an insight was scored.
+/// How an insight was scored: the ranking's components, for auditors (the
+/// reader sees `why_picked`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ScoreJson {
     importance: f64,
@@ -356,15 +358,21 @@ pub(crate) struct InsightJson {
     text: String,
     /// The verbatim words from the episode it rests on.
     quote: String,
+    /// Who says the quote, when the transcript names the speaker.
+    speaker: Option<String>,
     /// The podcast's title.
     podcast: String,
     /// The episode's title.
     episode: String,
-    /// The episode's web page or media URL.
+    /// The episode's web page. (Digests made before `audio_url` existed may
+    /// hold the media URL here when the feed had no page.)
     episode_url: Option<String>,
+    /// The episode's audio (the feed's enclosure URL).
+    audio_url: Option<String>,
     /// Where the quote starts in the episode, seconds.
     start_seconds: Option<f64>,
-    /// The link to that moment (`…#t=SECONDS`), or to the episode.
+    /// The audio at that moment (`audio.mp3#t=SECONDS`), or the whole audio
+    /// when the start is unknown; none without an audio URL.
     moment_url: Option<String>,
     /// The episode's language.
     language: Option<String>,
@@ -372,7 +380,10 @@ pub(crate) struct InsightJson {
     why: String,
     /// The region's model entry that produced it.
     model: String,
-    /// Why it was picked.
+    /// Why it was picked, in words in the region's language, as the email
+    /// says it.
+    why_picked: String,
+    /// Why it was picked, as the ranking scored it.
     score: ScoreJson,
 }
 
@@ -401,10 +412,14 @@ pub(crate) struct DigestJson {
     url: String,
     /// The insights, best first.
     insights: Vec<InsightJson>,
+    /// Whether the digest has fewer insights than the region asks for
+    /// because the other candidates were below the quality floor.
+    short_of_strong_insights: bool,
 }
 
 fn digest_json(region: &Region, digest: &Digest) -> DigestJson {
     let date = digest.date.to_string();
+    let locale = &region.config().locale;
     DigestJson {
         region: region.config().id.to_string(),
         content_id: format!("sha256:{}", digest.content_hash().to_hex()),
@@ -422,14 +437,17 @@ fn digest_json(region: &Region, digest: &Digest) -> DigestJson {
                 rank: i + 1,
                 text: item.insight.text.clone(),
                 quote: item.insight.quote.clone(),
+                speaker: item.insight.speaker.clone(),
                 podcast: item.podcast.clone(),
                 episode: item.episode.clone(),
                 episode_url: item.episode_url.clone(),
+                audio_url: item.audio_url.clone(),
                 start_seconds: item.insight.start,
                 moment_url: item_link(item),
                 language: item.language.clone(),
                 why: item.insight.why.clone(),
                 model: item.insight.model.clone(),
+                why_picked: pick_reason(locale, &item.score),
                 score: ScoreJson {
                     importance: item.score.importance,
                     novelty: item.score.novelty,
@@ -438,6 +456,7 @@ fn digest_json(region: &Region, digest: &Digest) -> DigestJson {
                 },
             })
             .collect(),
+        short_of_strong_insights: digest.short_of_strong_insights,
     }
 }
 

@@ -164,6 +164,7 @@ impl RunManager {
                         "insights": report.insights,
                         "digest_items": report.digest.as_ref().map_or(0, |d| d.items.len()),
                         "digest_reused": report.digest_reused,
+                        "digest_left_out": report.digest_left_out,
                         "delivery": report.delivery,
                     }));
                     tracing::info!(region = %region.config().id, run = %s.id, "Run finished.");

@@ -16,6 +16,9 @@ pub struct CandidateEpisode {
     pub podcast: String,
     /// The episode as read from its feed.
     pub meta: EpisodeMeta,
+    /// The language its stored transcript declares, when it does (the
+    /// episode's own or its feed's language is in `meta.language`).
+    pub transcript_language: Option<String>,
     /// Its insights.
     pub insights: Vec<Insight>,
 }
@@ -45,7 +48,8 @@ impl RegionStore {
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
     pub async fn digest_candidates(&self, since: i64) -> Result<Vec<CandidateEpisode>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.id, e.meta_json, COALESCE(f.title, f.url) AS podcast FROM episodes e JOIN feeds f ON f.id = e.feed_id \
+            "SELECT e.id, e.meta_json, COALESCE(f.title, f.url) AS podcast, t.language AS transcript_language \
+             FROM episodes e JOIN feeds f ON f.id = e.feed_id LEFT JOIN transcripts t ON t.episode_id = e.id \
              WHERE e.status = 'extracted' AND e.first_seen_at >= $1 \
              AND NOT EXISTS (SELECT 1 FROM digest_episodes d WHERE d.episode_id = e.id) ORDER BY e.id",
         )
@@ -63,6 +67,7 @@ impl RegionStore {
                 podcast: r.try_get("podcast").map_err(get)?,
                 meta: serde_json::from_str(&meta_json)
                     .map_err(|e| self.corrupt("episode metadata", e))?,
+                transcript_language: r.try_get("transcript_language").map_err(get)?,
                 insights: self.insights_of(id).await?,
             });
         }

@@ -404,8 +404,8 @@ impl RegionStore {
             // `float4`, and the statement prepared that way then refuses the
             // next insight's `float8` ("incorrect binary data format").
             sqlx::query(
-                "INSERT INTO insights (episode_id, position, model, text, quote, start_secs, importance, why, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9)",
+                "INSERT INTO insights (episode_id, position, model, text, quote, start_secs, importance, why, created_at, speaker) \
+                 VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9, $11)",
             )
             .bind(episode_id)
             .bind(i64::try_from(i).unwrap_or(i64::MAX))
@@ -417,6 +417,7 @@ impl RegionStore {
             .bind(ins.why.as_str())
             .bind(now)
             .bind(i64::from(ins.start.is_some()))
+            .bind(ins.speaker.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(|e| self.query_err(what(), e))?;
@@ -435,11 +436,12 @@ impl RegionStore {
     /// # Errors
     /// [`StoreError::Query`].
     pub async fn insights_of(&self, episode_id: i64) -> Result<Vec<Insight>, StoreError> {
-        sqlx::query("SELECT model, text, quote, start_secs, importance, why FROM insights WHERE episode_id = $1 ORDER BY position")
+        sqlx::query("SELECT model, text, quote, start_secs, importance, why, speaker FROM insights WHERE episode_id = $1 ORDER BY position")
             .bind(episode_id)
             .try_map(|r: AnyRow| {
                 Ok(Insight {
                     model: r.try_get("model")?,
+                    speaker: r.try_get("speaker")?,
                     text: r.try_get("text")?,
                     quote: r.try_get("quote")?,
                     start: r.try_get("start_secs")?,

@@ -1,8 +1,21 @@
-//! Podcasting 2.0 JSON transcripts:
-//! `{"version": "1.0.0", "segments": [{"speaker", "startTime", "endTime", "body"}]}`.
+//! JSON transcripts, in the shapes podcast tools write:
+//!
+//! - Podcasting 2.0: `{"version": "1.0.0", "segments": [{"speaker",
+//!   "startTime", "endTime", "body"}]}`, times in seconds;
+//! - Podlove (web player and publisher exports): a top-level array of
+//!   `{"start", "end", "speaker", "voice", "text"}` with times as clocks
+//!   (`"00:01:02.500"`) or seconds, and `start_ms`/`end_ms` in milliseconds;
+//! - Whisper and faster-whisper: `{"text", "language", "segments": [{"start",
+//!   "end", "text"}]}`, seconds;
+//! - AssemblyAI: `{"utterances": [{"speaker", "start", "end", "text"}]}` (or
+//!   `"words"`), milliseconds.
+//!
+//! Speakers are the item's `voice` (a display name) before its `speaker`
+//! (often a slug or number); a number becomes `Speaker N`.
 
 use meridian_core::Segment;
-use serde_json::Value;
+use meridian_core::text::word_count;
+use serde_json::{Map, Value};
 
 use super::{collapse, parse_clock};
 use crate::error::{DocKind, IngestError};
@@ -12,6 +25,13 @@ use crate::html::decode_entities;
 const PAUSE_SECS: f64 = 1.5;
 /// A merged segment never grows past this many words.
 const MAX_WORDS: usize = 80;
+
+/// The unit of a JSON file's times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Milliseconds,
+}
 
 pub(super) fn parse(text: &str, source: &str) -> Result<Vec<Segment>, IngestError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
@@ -27,18 +47,16 @@ pub(super) fn parse(text: &str, source: &str) -> Result<Vec<Segment>, IngestErro
             ),
         )
     })?;
-    let items = match &value {
-        Value::Object(map) => match map.get("segments") {
-            Some(Value::Array(items)) => items.as_slice(),
-            _ => {
-                return Err(IngestError::wrong(
-                    DocKind::Transcript,
-                    source,
-                    "JSON without a `segments` array (not a Podcasting 2.0 transcript)".to_owned(),
-                ));
-            }
-        },
-        Value::Array(items) => items.as_slice(),
+    let (items, unit) = match &value {
+        Value::Object(map) => items_of(map).ok_or_else(|| {
+            IngestError::wrong(
+                DocKind::Transcript,
+                source,
+                "JSON without a `segments`, `utterances` or `words` array (not a transcript)"
+                    .to_owned(),
+            )
+        })?,
+        Value::Array(items) => (items.as_slice(), Unit::Seconds),
         _ => {
             return Err(IngestError::wrong(
                 DocKind::Transcript,
@@ -59,14 +77,12 @@ pub(super) fn parse(text: &str, source: &str) -> Result<Vec<Segment>, IngestErro
         if text.is_empty() {
             continue;
         }
-        let speaker = obj
-            .get("speaker")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        let start = obj.get("startTime").and_then(time);
-        let end = obj.get("endTime").and_then(time);
+        let speaker = speaker_of(obj);
+        let start = time_of(obj, "startTime", "start", "start_ms", unit);
+        // An end before the start is a typo in the file (seen in real Podlove
+        // exports): the start is kept, the end is not trusted.
+        let end = time_of(obj, "endTime", "end", "end_ms", unit)
+            .filter(|end| start.is_none_or(|start| *end >= start));
         // Lines of one caption share speaker, start and end (Buzzsprout writes
         // them so): one segment.
         if let Some(last) = segments.last_mut()
@@ -101,13 +117,62 @@ fn json_reason(e: &serde_json::Error) -> String {
     }
 }
 
-/// A time as a number of seconds or a string (`"12.5"`, `"00:01:02.5"`).
-fn time(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64().filter(|f| f.is_finite() && *f >= 0.0),
-        Value::String(s) => parse_clock(s),
-        _ => None,
+/// The array of timed items in a transcript object, and the unit of its
+/// times: `segments` (Podcasting 2.0, Whisper) in seconds, AssemblyAI's
+/// `utterances` (or, without them, `words`) in milliseconds.
+fn items_of(map: &Map<String, Value>) -> Option<(&[Value], Unit)> {
+    for (key, unit) in [
+        ("segments", Unit::Seconds),
+        ("utterances", Unit::Milliseconds),
+        ("words", Unit::Milliseconds),
+    ] {
+        if let Some(Value::Array(items)) = map.get(key) {
+            return Some((items.as_slice(), unit));
+        }
     }
+    None
+}
+
+/// The item's speaker: `voice` (Podlove's display name) before `speaker`; a
+/// numeric speaker id becomes `Speaker N`.
+fn speaker_of(obj: &Map<String, Value>) -> Option<String> {
+    ["voice", "speaker"]
+        .iter()
+        .find_map(|key| match obj.get(*key)? {
+            Value::String(s) => {
+                let s = collapse(&decode_entities(s));
+                (!s.is_empty()).then_some(s)
+            }
+            Value::Number(n) => Some(format!("Speaker {n}")),
+            _ => None,
+        })
+}
+
+/// The item's time under its first present key: `startTime` (seconds, or a
+/// clock string), then `start` (in the file's unit when a number, a clock when
+/// a string), then `start_ms` (milliseconds).
+fn time_of(obj: &Map<String, Value>, pc20: &str, plain: &str, ms: &str, unit: Unit) -> Option<f64> {
+    obj.get(pc20)
+        .and_then(|v| time(v, Unit::Seconds))
+        .or_else(|| obj.get(plain).and_then(|v| time(v, unit)))
+        .or_else(|| obj.get(ms).and_then(|v| time(v, Unit::Milliseconds)))
+}
+
+/// A time as a number (in `unit`) or a string (`"12.5"` seconds,
+/// `"00:01:02.5"`).
+fn time(v: &Value, unit: Unit) -> Option<f64> {
+    let seconds = match v {
+        Value::Number(n) => {
+            let n = n.as_f64()?;
+            match unit {
+                Unit::Seconds => n,
+                Unit::Milliseconds => n / 1000.0,
+            }
+        }
+        Value::String(s) => parse_clock(s)?,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then_some(seconds)
 }
 
 /// Word-level files hold one word per segment: at least three segments and
@@ -116,7 +181,12 @@ fn is_word_level(segments: &[Segment]) -> bool {
     if segments.len() < 3 {
         return false;
     }
-    let single = segments.iter().filter(|s| !s.text.contains(' ')).count();
+    // One word: no space, and short (a CJK phrase of a dozen characters has
+    // no space either, but is a phrase).
+    let single = segments
+        .iter()
+        .filter(|s| !s.text.contains(' ') && word_count(&s.text) <= 2)
+        .count();
     single * 5 >= segments.len() * 4
 }
 

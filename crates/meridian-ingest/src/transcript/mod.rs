@@ -4,7 +4,10 @@
 mod cues;
 mod html;
 mod json;
+mod normalize;
 mod text;
+
+pub use normalize::normalize as normalize_segments;
 
 use meridian_core::{
     EpisodeMeta, Segment, Transcript, TranscriptFormat, TranscriptLink, TranscriptSource,
@@ -16,23 +19,29 @@ use crate::text::{decode_plain, looks_binary};
 /// The largest transcript accepted (a 3-hour word-level JSON is about 2 MB).
 pub const MAX_TRANSCRIPT_BYTES: usize = 32 * 1024 * 1024;
 
-/// Parses a transcript file in the given format.
+/// Parses a transcript file in the given format into sentences.
 ///
 /// `source` (a file name or URL) names the transcript in errors. Text is
 /// decoded from UTF-8 (with or without BOM, UTF-16 with BOM), else
-/// windows-1252. Segments come back in file order with plain text (markup and
+/// windows-1252. The file's segments are read with plain text (markup and
 /// entities removed), and with speaker and start/end times where the format
-/// carries them:
+/// carries them, then normalised into one segment per sentence (see
+/// [`normalize_segments`]: caption cues re-joined, unpunctuated speech cut at
+/// pauses, annotations, hallucinations and loops dropped), each timed by the
+/// segment where its first word is:
 /// - VTT: `<v Speaker>` voice tags, cue settings ignored, `NOTE`/`STYLE`/`REGION`
 ///   blocks skipped;
 /// - SRT and VTT without voice tags: `Speaker: text` at the start of cues, when
 ///   the same name starts at least two cues (so that "Note: …" once is text);
 ///   a cue without a prefix continues the previous speaker;
-/// - JSON: lines of one cue (same speaker, start and end) are joined, and
-///   word-level files are merged into sentences;
+/// - JSON (Podcasting 2.0, Podlove, Whisper, AssemblyAI): lines of one cue
+///   (same speaker, start and end) are joined, and word-level files are merged
+///   into sentences;
 /// - HTML: the `<cite>/<time>/<p>` shape, else paragraphs of text;
 /// - text and Markdown: `[hh:mm:ss]`/`hh:mm:ss` and `**Speaker:**` at line
-///   starts, paragraphs otherwise.
+///   starts, inline `[hh:mm:ss.ff]` markers inside a paragraph (the words after
+///   one start at its time), paragraphs otherwise;
+/// - every format: inline speaker tags (`【说话人1】`) at a segment's start.
 ///
 /// # Errors
 /// [`IngestError`] naming `source` when the file is empty, binary, over
@@ -63,6 +72,7 @@ pub fn parse_transcript(
         TranscriptFormat::Html => (html::parse(text), "no text found"),
         TranscriptFormat::Text => (text::parse(text), "no text found"),
     };
+    let segments = normalize::normalize(segments);
     if segments.is_empty() {
         return Err(IngestError::unparseable(
             DocKind::Transcript,

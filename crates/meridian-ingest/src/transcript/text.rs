@@ -65,6 +65,7 @@ pub(super) fn parse(text: &str) -> Vec<Segment> {
         }
     }
     push(&mut segments, current);
+    let mut segments = split_at_inline_times(segments);
     if !explicit_speakers && prefixes_are_speakers(segments.iter().map(|s| s.text.as_str())) {
         let mut last: Option<String> = None;
         for seg in &mut segments {
@@ -77,6 +78,62 @@ pub(super) fn parse(text: &str) -> Vec<Segment> {
         segments.retain(|s| !s.text.is_empty());
     }
     segments
+}
+
+/// Splits segments at inline time markers (`[01:32:14.04]`, `[08:07]`, as
+/// Markdown transcripts place them every few minutes inside a paragraph):
+/// the words after a marker start at its time, the marker itself goes.
+fn split_at_inline_times(segments: Vec<Segment>) -> Vec<Segment> {
+    let mut out = Vec::with_capacity(segments.len());
+    for seg in segments {
+        if !seg.text.contains('[') {
+            out.push(seg);
+            continue;
+        }
+        let mut piece = Segment {
+            text: String::new(),
+            ..seg.clone()
+        };
+        let mut rest = seg.text.as_str();
+        while let Some(open) = rest.find('[') {
+            let after = &rest[open + 1..];
+            let time = after
+                .find(']')
+                .filter(|&close| after[..close].contains(':'))
+                .and_then(|close| parse_clock(&after[..close]).map(|t| (t, close)));
+            match time {
+                Some((t, close)) => {
+                    piece.text.push_str(&rest[..open]);
+                    let finished = std::mem::replace(
+                        &mut piece,
+                        Segment {
+                            start: Some(t),
+                            end: None,
+                            speaker: seg.speaker.clone(),
+                            text: String::new(),
+                        },
+                    );
+                    push_trimmed(&mut out, finished);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    piece.text.push_str(&rest[..=open]);
+                    rest = after;
+                }
+            }
+        }
+        piece.text.push_str(rest);
+        push_trimmed(&mut out, piece);
+    }
+    out
+}
+
+fn push_trimmed(out: &mut Vec<Segment>, mut seg: Segment) {
+    let text = super::collapse(&seg.text);
+    if text.chars().any(char::is_alphanumeric) {
+        seg.text = text;
+        out.push(seg);
+    }
 }
 
 fn push(segments: &mut Vec<Segment>, seg: Option<Segment>) {
@@ -217,6 +274,26 @@ mod tests {
         let once = parse("Summary: a show about things.\n\nMore text.");
         assert_eq!(once[0].speaker, None);
         assert_eq!(once[0].text, "Summary: a show about things.");
+    }
+
+    #[test]
+    fn inline_time_markers_split_paragraphs() {
+        let s = parse(
+            "**Ann:** Before the marker. \\[08:07\\] After the marker.\n\n**Bob:** Also [01:02:03.50] timed.",
+        );
+        let got: Vec<_> = s
+            .iter()
+            .map(|x| (x.speaker.as_deref(), x.start, x.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("Ann"), None, "Before the marker."),
+                (Some("Ann"), Some(487.0), "After the marker."),
+                (Some("Bob"), None, "Also"),
+                (Some("Bob"), Some(3723.5), "timed."),
+            ]
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub(super) struct Sentence {
     /// Speaker turn: consecutive sentences with the same turn were said by one
     /// speaker without interruption.
     pub turn: usize,
+    /// Who says it, when the transcript names the speaker.
+    pub speaker: Option<String>,
     /// Where in the episode the sentence begins, 0–1, as a share of the text
     /// before it. Text rather than time: times are often coarse (one per
     /// paragraph in HTML transcripts) or missing, and a long music intro
@@ -54,6 +56,7 @@ impl Document {
         // (byte offset where the segment's text starts, segment start time)
         let mut segment_offsets: Vec<usize> = Vec::new();
         let mut segment_starts: Vec<Option<f64>> = Vec::new();
+        let mut segment_speakers: Vec<Option<&str>> = Vec::new();
         let mut last_speaker: Option<&str> = None;
         for segment in &transcript.segments {
             let body = strip_markup(segment.text.trim());
@@ -79,6 +82,7 @@ impl Document {
             }
             segment_offsets.push(text.len());
             segment_starts.push(segment.start.filter(|s| s.is_finite()));
+            segment_speakers.push(speaker);
             text.push_str(&body);
         }
 
@@ -88,11 +92,11 @@ impl Document {
                 .saturating_sub(1)
         };
         let start_at = |offset: usize| {
-            // The segment's own time, else the closest earlier known time.
-            let index = segment_at(offset);
-            segment_starts
-                .get(..=index)
-                .and_then(|starts| starts.iter().rev().find_map(|s| *s))
+            // The segment's own time. An earlier segment's time would send a
+            // listener to the wrong moment (in a Markdown transcript with a
+            // time marker every few minutes, minutes too early): a sentence
+            // without a time of its own has none.
+            segment_starts.get(segment_at(offset)).copied().flatten()
         };
 
         let mut sentences = Vec::new();
@@ -111,10 +115,16 @@ impl Document {
                 previous_end = piece.end;
                 let start = start_at(piece.start);
                 let position = ratio(piece.start, text.len());
+                let speaker = segment_speakers
+                    .get(segment_at(piece.start))
+                    .copied()
+                    .flatten()
+                    .map(str::to_owned);
                 sentences.push(Sentence {
                     range: piece,
                     start,
                     turn,
+                    speaker,
                     position,
                 });
             }

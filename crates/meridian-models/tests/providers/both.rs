@@ -60,6 +60,12 @@ async fn grounded_insights_take_transcript_words_and_times(kind: Kind) {
         ],
         "most important first, quotes in the transcript's words, times from the transcript"
     );
+    let speakers: Vec<Option<&str>> = out.insights.iter().map(|i| i.speaker.as_deref()).collect();
+    assert_eq!(
+        speakers,
+        [Some("Guest"), Some("Guest")],
+        "speakers from the transcript's lines, not the model's guess"
+    );
     let first = &out.insights[0];
     assert_eq!(first.model, fake.config().name);
     assert_eq!(

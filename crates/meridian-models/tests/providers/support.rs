@@ -160,17 +160,18 @@ pub fn battery_transcript() -> Transcript {
 
 /// A model's answer for [`battery_transcript`]: two quotes written with
 /// other case, hyphens and dashes and wrong times, and one quote that was
-/// never said.
+/// never said; one speaker given wrongly (the transcript says `Guest`), one
+/// left `null`, one left out.
 pub const BATTERY_REPLY: &str = r#"{"insights":[
   {"text":"Sodium-ion packs give about two thirds of the range of LFP in the same volume.",
    "quote":"The catch is energy density — you get roughly two-thirds of the range from the same pack volume",
-   "start_seconds":3,"importance":0.7,"why":"Range decides where the cheaper cells fit."},
+   "start_seconds":3,"importance":0.7,"why":"Range decides where the cheaper cells fit.","speaker":"Host"},
   {"text":"Solid-state batteries will be in every car next year.",
    "quote":"solid state batteries will be in every car by next year",
    "start_seconds":200,"importance":0.95,"why":"It would change the market."},
   {"text":"Sodium-ion cells are about 30% cheaper than lithium iron phosphate and work in deep cold.",
    "quote":"sodium ion cells cost about thirty percent less than lithium-iron-phosphate at scale and they keep working at minus twenty degrees celsius",
-   "start_seconds":40,"importance":0.9,"why":"Cheap, cold-tolerant storage changes grid economics."}
+   "start_seconds":40,"importance":0.9,"why":"Cheap, cold-tolerant storage changes grid economics.","speaker":null}
 ]}"#;
 
 pub fn request(transcript: &Transcript) -> ExtractRequest<'_> {

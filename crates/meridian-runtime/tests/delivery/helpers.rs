@@ -98,6 +98,7 @@ base_url = "https://dx.example"
             podcast: podcast.to_owned(),
             episode: format!("Episode {n}"),
             episode_url: Some(format!("https://pod.example/{n}")),
+            audio_url: Some(format!("https://cdn.pod.example/{n}.mp3")),
             insight: Insight {
                 text: text.to_owned(),
                 quote: quote.to_owned(),
@@ -105,6 +106,7 @@ base_url = "https://dx.example"
                 importance: 0.8,
                 why: String::new(),
                 model: "builtin".to_owned(),
+                speaker: (n == 1).then(|| "Ada Lovelace".to_owned()),
             },
             score: ScoreComponents {
                 importance: 0.8,
@@ -154,6 +156,7 @@ base_url = "https://dx.example"
                     431.0,
                 ),
             ],
+            short_of_strong_insights: false,
         };
         self.region
             .store()

@@ -95,9 +95,27 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
             item.insight.text
         );
     }
+    let line = |wanted: &str| text.lines().any(|l| l.trim() == wanted);
     assert!(
-        text.contains("https://pod.example/1#t=754"),
-        "a link to the moment"
+        line("Listen at 12:34: https://cdn.pod.example/1.mp3#t=754"),
+        "a link to the moment in the episode's audio: {text}"
+    );
+    assert!(
+        line("Episode page: https://pod.example/1"),
+        "the episode's page beside it: {text}"
+    );
+    assert!(
+        html.contains("href=\"https://cdn.pod.example/1.mp3#t=754\"")
+            && html.contains("href=\"https://pod.example/1\""),
+        "both links in the HTML"
+    );
+    assert!(
+        text.contains("“By six pm the batteries carry a third of the load.” — Ada Lovelace"),
+        "the speaker with the quote: {text}"
+    );
+    assert!(
+        !text.contains("importance") && text.contains("Why this was picked: "),
+        "the reason in words: {text}"
     );
     assert!(
         text.contains(&targets[0]),

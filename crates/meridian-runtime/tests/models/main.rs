@@ -11,5 +11,6 @@
     reason = "fixtures fail loudly when broken"
 )]
 
+mod digest;
 mod e2e;
 mod support;

@@ -14,7 +14,8 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-/// A five-insight digest for `date`; insight `n` starts at `754 + n` seconds.
+/// A five-insight digest for `date`; insight `n` starts at `754 + n` seconds
+/// in `https://cdn.pod.example/ep{n}.mp3`, and the first names its speaker.
 pub fn five_insights(date: NaiveDate) -> Digest {
     Digest {
         region: RegionId::parse(REGION).unwrap(),
@@ -24,6 +25,7 @@ pub fn five_insights(date: NaiveDate) -> Digest {
                 podcast: format!("Podcast {n}"),
                 episode: format!("Episode {n} of {date}"),
                 episode_url: Some(format!("https://pod.example/ep{n}")),
+                audio_url: Some(format!("https://cdn.pod.example/ep{n}.mp3")),
                 insight: Insight {
                     text: format!("Insight {n} of {date}: storage shifts solar into the evening."),
                     quote: format!("Quote {n}: by six pm the batteries carry a third of the load."),
@@ -31,6 +33,7 @@ pub fn five_insights(date: NaiveDate) -> Digest {
                     importance: 0.8,
                     why: String::new(),
                     model: "builtin".to_owned(),
+                    speaker: (n == 1).then(|| "Ada Lovelace".to_owned()),
                 },
                 score: ScoreComponents {
                     importance: 0.8,
@@ -41,6 +44,7 @@ pub fn five_insights(date: NaiveDate) -> Digest {
                 language: Some("en".to_owned()),
             })
             .collect(),
+        short_of_strong_insights: false,
     }
 }
 
@@ -57,7 +61,7 @@ fn json(body: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_digest_page_shows_its_insights_with_moment_links_under_the_label() {
+async fn a_digest_page_shows_its_insights_with_audio_and_page_links_under_the_label() {
     let t = TestRegion::new("de-DE", false).await;
     let date = day(2026, 11, 27);
     store(&t, &five_insights(date)).await;
@@ -80,12 +84,29 @@ async fn a_digest_page_shows_its_insights_with_moment_links_under_the_label() {
             format!("Podcast {n}"),
             format!("Episode {n} of 2026-11-27"),
             format!("Quote {n}: by six pm"),
-            format!("href=\"https://pod.example/ep{n}#t={}\"", 754 + n),
-            format!("Anhören ab 12:{}", 34 + n),
+            format!(
+                "href=\"https://cdn.pod.example/ep{n}.mp3#t={}\"><span aria-hidden=\"true\">▶ </span>Anhören ab 12:{}</a>",
+                754 + n,
+                34 + n
+            ),
+            format!("href=\"https://pod.example/ep{n}\">Seite der Folge</a>"),
+            "Warum ausgewählt: </strong>Eine der gehaltvollsten Passagen der neuen Folgen, neu für Sie.".to_owned(),
         ] {
             assert!(body.contains(&shown), "insight {n}: {shown} in {body}");
         }
     }
+    assert!(
+        body.contains(
+            "„Quote 1: by six pm the batteries carry a third of the load.“ \
+             <span class=\"speaker\">— Ada Lovelace</span></blockquote>"
+        ),
+        "the speaker with the quote: {body}"
+    );
+    assert_eq!(body.matches("Ada Lovelace").count(), 1, "only where known");
+    assert!(
+        !body.contains("0.80") && !body.contains("0,80"),
+        "no scores for readers"
+    );
     assert_eq!(body.matches("<article").count(), 5);
     assert!(!body.contains("<script"), "no JavaScript");
     let marker = page
@@ -136,7 +157,23 @@ async fn a_digest_page_shows_its_insights_with_moment_links_under_the_label() {
     assert_eq!(insights[0]["rank"], 1);
     assert_eq!(insights[0]["podcast"], "Podcast 1");
     assert_eq!(insights[0]["start_seconds"], 755.0);
-    assert_eq!(insights[0]["moment_url"], "https://pod.example/ep1#t=755");
+    assert_eq!(
+        insights[0]["moment_url"],
+        "https://cdn.pod.example/ep1.mp3#t=755"
+    );
+    assert_eq!(insights[0]["audio_url"], "https://cdn.pod.example/ep1.mp3");
+    assert_eq!(insights[0]["episode_url"], "https://pod.example/ep1");
+    assert_eq!(insights[0]["speaker"], "Ada Lovelace");
+    assert_eq!(insights[1]["speaker"], Value::Null);
+    assert_eq!(
+        insights[0]["why_picked"],
+        "Eine der gehaltvollsten Passagen der neuen Folgen, neu für Sie."
+    );
+    assert_eq!(
+        insights[0]["score"]["importance"], 0.8,
+        "the numbers stay for auditors"
+    );
+    assert_eq!(v["short_of_strong_insights"], false);
     assert_eq!(
         insights[4]["quote"],
         "Quote 5: by six pm the batteries carry a third of the load."
@@ -259,6 +296,7 @@ async fn feed_text_is_escaped_and_only_web_links_are_linked() {
     let mut digest = five_insights(day(2026, 11, 28));
     digest.items[0].insight.text = "<script>alert(1)</script> & more".to_owned();
     digest.items[1].episode_url = Some("javascript:alert(1)".to_owned());
+    digest.items[2].audio_url = Some("javascript:alert(2)".to_owned());
     store(&t, &digest).await;
     let served = Served::start(&t).await;
     let page = http::get(served.addr, "/archive/2026-11-28").await.unwrap();
@@ -276,6 +314,10 @@ async fn feed_text_is_escaped_and_only_web_links_are_linked() {
             .unwrap()
             .body,
     );
-    assert_eq!(v["insights"][1]["moment_url"], Value::Null);
+    assert_eq!(
+        v["insights"][1]["moment_url"], "https://cdn.pod.example/ep2.mp3#t=756",
+        "the audio still links"
+    );
+    assert_eq!(v["insights"][2]["moment_url"], Value::Null);
     served.stop().await.unwrap();
 }

@@ -193,11 +193,17 @@ async fn a_reader_subscribes_confirms_reads_the_archive_and_unsubscribes_in_chro
     ] {
         assert!(one.contains(shown), "{shown} in {one}");
     }
-    let listen = browser.find_all(".listen a").await.unwrap();
+    let listen = browser.find_all(".listen a.moment").await.unwrap();
     assert_eq!(listen.len(), 5);
     assert_eq!(
         listen[0].attribute("href").await.unwrap().as_deref(),
-        Some("https://pod.example/ep1#t=755")
+        Some("https://cdn.pod.example/ep1.mp3#t=755")
+    );
+    let pages = browser.find_all(".listen a.page").await.unwrap();
+    assert_eq!(pages.len(), 5);
+    assert_eq!(
+        pages[0].attribute("href").await.unwrap().as_deref(),
+        Some("https://pod.example/ep1")
     );
     screenshot(&browser, "5-archive-digest").await;
 

@@ -132,6 +132,7 @@ base_url = "{base_url}"
                 podcast: "Circuit Breakers".to_owned(),
                 episode: "Grid batteries".to_owned(),
                 episode_url: Some("https://pod.example/1".to_owned()),
+                audio_url: Some("https://cdn.pod.example/1.mp3".to_owned()),
                 insight: Insight {
                     text: "Grid batteries now shift solar power into the evening peak.".to_owned(),
                     quote: "By six pm the batteries carry a third of the load.".to_owned(),
@@ -139,6 +140,7 @@ base_url = "{base_url}"
                     importance: 0.8,
                     why: String::new(),
                     model: "builtin".to_owned(),
+                    speaker: None,
                 },
                 score: ScoreComponents {
                     importance: 0.8,
@@ -148,6 +150,7 @@ base_url = "{base_url}"
                 },
                 language: Some("en".to_owned()),
             }],
+            short_of_strong_insights: false,
         };
         self.region
             .store()

@@ -10,6 +10,7 @@ fn digest(date: NaiveDate) -> Digest {
         region: RegionId::parse("eu").unwrap(),
         date,
         items: vec![],
+        short_of_strong_insights: false,
     }
 }
 

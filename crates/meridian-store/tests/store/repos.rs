@@ -48,6 +48,7 @@ fn insight(text: &str) -> Insight {
         importance: 0.8,
         why: String::new(),
         model: "builtin".to_owned(),
+        speaker: None,
     }
 }
 
@@ -187,11 +188,32 @@ store_test!(insights_are_cached_by_transcript_content, |db| {
         1
     );
     assert!(s.cached_extraction(&hash).await.unwrap().is_none());
-    let ins = vec![insight("Batteries got cheaper because factories scaled.")];
+    // Speakers known and unknown, in both orders, so that a NULL bound
+    // before and after a name is stored as NULL.
+    let spoken = |text: &str, speaker: Option<&str>| Insight {
+        speaker: speaker.map(str::to_owned),
+        ..insight(text)
+    };
+    let ins = vec![
+        spoken("Batteries got cheaper because factories scaled.", None),
+        spoken(
+            "Sodium cells cost thirty percent less than lithium ones.",
+            Some("Ada"),
+        ),
+        spoken("Grid storage doubles every two years in China.", None),
+        spoken(
+            "Cold weather halves the range of older packs.",
+            Some("Ada Lovelace"),
+        ),
+    ];
     s.save_insights(eps[0].id, &hash, "builtin", &ins, 12)
         .await
         .unwrap();
-    assert_eq!(s.insights_of(eps[0].id).await.unwrap(), ins);
+    assert_eq!(
+        s.insights_of(eps[0].id).await.unwrap(),
+        ins,
+        "every insight keeps its speaker, or none"
+    );
     // Another episode with the same content finds the cache.
     let hash_b = s.save_transcript(eps[1].id, &t, 13).await.unwrap();
     assert_eq!(hash_b, hash);
@@ -232,12 +254,18 @@ store_test!(
         let cands = s.digest_candidates(0).await.unwrap();
         assert_eq!(cands.len(), 1);
         assert_eq!(cands[0].podcast, "播客");
+        assert_eq!(
+            cands[0].transcript_language.as_deref(),
+            Some("en"),
+            "the transcript's declared language comes with the candidate"
+        );
 
         let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         let item = DigestItem {
             podcast: "播客".into(),
             episode: ep.meta.title.clone(),
             episode_url: None,
+            audio_url: Some("https://cdn.pod.example/a.mp3".into()),
             insight: cands[0].insights[0].clone(),
             score: ScoreComponents {
                 importance: 0.8,
@@ -251,6 +279,7 @@ store_test!(
             region: RegionId::parse("cn").unwrap(),
             date,
             items: vec![item],
+            short_of_strong_insights: false,
         };
         let stored = s.create_digest(&digest, &[ep.id], 100).await.unwrap();
         assert_eq!(stored.digest, digest);
@@ -449,6 +478,7 @@ store_test!(
             region: RegionId::parse("eu").unwrap(),
             date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
             items: vec![],
+            short_of_strong_insights: false,
         };
         let d = s.create_digest(&digest, &[], 5).await.unwrap();
         s.claim_delivery(d.id, a.id, "<m@eu>", 6).await.unwrap();

@@ -147,6 +147,7 @@ store_test!(
             region: RegionId::parse("us").unwrap(),
             date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
             items: vec![],
+            short_of_strong_insights: false,
         };
         let stored = s.create_digest(&digest, &[], 1).await.unwrap();
         let (sub, _) = s
