@@ -17,12 +17,16 @@
 //!   against the editor's gold annotations (`MERIDIAN_EVAL`, default
 //!   `../shared/eval`), optionally beside sumy's LexRank and TextRank; run it
 //!   with `bench/quality.sh`, results in `docs/quality.md`.
+//! - `meridian-bench engine-speed`: one transcript (by default the corpus's
+//!   4.5-hour episode) from bytes to insights — parse, normalisation, builtin
+//!   engine — on one thread, repeated; prints JSON with min/median/max ms.
 
 mod daily;
 mod insights;
 mod parse;
 mod server;
 mod shape;
+mod speed;
 
 use clap::{Parser, Subcommand};
 
@@ -46,11 +50,17 @@ enum Command {
     Daily(daily::Args),
     /// Score the builtin engine's insights against the gold annotations.
     Insights(insights::Args),
+    /// Time one transcript through parsing, normalisation and the engine.
+    EngineSpeed(speed::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::EngineSpeed(args) => {
+            let report = speed::run(&args)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
         Command::Parse(args) => {
             let report = parse::run(&args)?;
             println!("{}", serde_json::to_string_pretty(&report)?);

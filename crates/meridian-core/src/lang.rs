@@ -203,7 +203,8 @@ fn whole_words(text: &str, range: std::ops::Range<usize>) -> bool {
     let before = text[..range.start].chars().next_back();
     let after = text[range.end..].chars().next();
     let open = !phrase.chars().next().is_some_and(is_word) || before.is_none_or(|c| !is_word(c));
-    let close = !phrase.chars().next_back().is_some_and(is_word) || after.is_none_or(|c| !is_word(c));
+    let close =
+        !phrase.chars().next_back().is_some_and(is_word) || after.is_none_or(|c| !is_word(c));
     open && close
 }
 

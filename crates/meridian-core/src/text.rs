@@ -580,7 +580,10 @@ mod tests {
     #[test]
     fn stopwords_of_every_language_are_left_out() {
         assert_eq!(tokens("the cache and the database"), ["cache", "database"]);
-        assert_eq!(tokens("der Cache und die Datenbank"), ["cache", "datenbank"]);
+        assert_eq!(
+            tokens("der Cache und die Datenbank"),
+            ["cache", "datenbank"]
+        );
         assert!(is_stopword("because") && is_stopword("und") && !is_stopword("cache"));
     }
 

@@ -10,7 +10,7 @@
 //! for those would have had to re-find every item anyway. It still reads JSON
 //! Feed documents (see [`crate::jsonfeed`]).
 //!
-//! Speed (issue 3; measured in docs/benchmarks.md against a bare quick-xml
+//! Speed (measured in docs/benchmarks.md against a bare quick-xml
 //! scan of the same bytes): text is borrowed from the document unless it has
 //! to be assembled ([`Text`]); namespace declarations are classified once per
 //! declaration, not per element ([`crate::xmlns`]); ordinary attribute lists
@@ -406,7 +406,7 @@ impl<'a> Scanner<'a> {
                     // entities unexpanded kept memory safe, but the feed was then
                     // accepted and `&lol9;` stored as the podcast's title over
                     // the real one; refusing it records a failure instead and
-                    // leaves what is stored alone (issue 3, hostile input).
+                    // leaves what is stored alone (hostile input).
                     // Refused once the root shows it is meant to be a feed, so
                     // that other documents still say what they are instead.
                     if d.as_ref()

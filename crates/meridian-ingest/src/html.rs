@@ -171,7 +171,7 @@ enum TagKind {
 /// The kind of element `name` is (ASCII case-insensitive). One `match` on the
 /// lower-cased name: show notes have a tag every few words, and comparing
 /// each with the ~40 names below one by one was a good part of
-/// `html_to_text` (issue 3, docs/benchmarks.md).
+/// `html_to_text` (docs/benchmarks.md).
 fn tag_kind(name: &str) -> TagKind {
     const LONGEST: usize = 10;
     let bytes = name.as_bytes();
@@ -288,7 +288,7 @@ impl TextSink {
         // one `push_str`: exactly what `push_char` would add one by one (the
         // run's first character owes the pending separator, each inner space
         // becomes one space before the next visible character). Show notes
-        // are mostly such runs (issue 3, parse benchmark in
+        // are mostly such runs (parse benchmark in
         // docs/benchmarks.md); anything else (other whitespace, several
         // spaces, invisible characters) goes through `push_char`.
         let bytes = text.as_bytes();

@@ -5,7 +5,7 @@
 //! percent-encodes, lower-cases and removes dot segments. Nearly every link in
 //! a real feed is already what that would give back: an absolute `http(s)`
 //! URL with a lower-case host and nothing to encode. Parsing those anyway was
-//! an eighth of a feed parse (about 8,000 instructions a link; issue 3,
+//! an eighth of a feed parse (about 8,000 instructions a link;
 //! docs/benchmarks.md), so [`is_normal_http_url`] recognises them with one
 //! pass over the bytes and they are kept as written. It is deliberately
 //! narrow: anything it is not sure of (a port, a fragment, upper case,

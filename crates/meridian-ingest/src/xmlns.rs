@@ -2,7 +2,7 @@
 //!
 //! quick-xml's `NsReader` resolves every element's prefix to its URI, and the
 //! feed parser then compared that URI with the ~15 it knows, for every element:
-//! together about a sixth of a parse (docs/benchmarks.md, issue 3). Here each
+//! together about a sixth of a parse (docs/benchmarks.md). Here each
 //! `xmlns` / `xmlns:prefix` declaration is classified into an [`Ns`] once, when
 //! it is read, and an element's namespace is a short search of the prefixes in
 //! scope. Elements whose attributes do not mention `xmlns` (nearly all of them)

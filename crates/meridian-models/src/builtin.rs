@@ -74,12 +74,12 @@
 //!    and an episode's length neither helps nor hurts): claim strength,
 //!    centrality, whether it is part of an explanation (a long turn) by a
 //!    main voice, and its length, minus penalties for small talk, run-on
-//!    pieces and disfluencies (see [`score`]), clamped to 0–1.
+//!    pieces and disfluencies (see `score`), clamped to 0–1.
 //! 6. **Select** greedily by score: a pick that leans on its predecessor
 //!    takes it along (same speaker) or is skipped; a pick grows into the
 //!    following sentences of the same turn that continue it or refer back to
-//!    it, or while it is under [`MIN_INSIGHT_WORDS`] words (at most three
-//!    sentences, [`MAX_INSIGHT_WORDS`] words); questions are never picked
+//!    it, or while it is under `MIN_INSIGHT_WORDS` words (at most three
+//!    sentences, `MAX_INSIGHT_WORDS` words); questions are never picked
 //!    alone, and no pick overlaps or nearly repeats another. (Spreading the
 //!    picks over the topical blocks was measured and picked worse passages:
 //!    an editor's best moments cluster where the conversation is best.)
@@ -370,7 +370,7 @@ impl Vectors {
 
     /// Each kept sentence's centrality, 0–1: the mean of its cosine to the
     /// rest of its block and to the rest of the episode, over
-    /// [`CENTRAL_COSINE`], capped at 1; 0 for dropped sentences.
+    /// `CENTRAL_COSINE`, capped at 1; 0 for dropped sentences.
     fn centrality(&self, blocks: &[Range<usize>], dropped: &[bool]) -> Vec<f64> {
         let n = self.weighted.len();
         let whole = self.centroid(0..n, dropped);
@@ -390,14 +390,14 @@ impl Vectors {
 }
 
 /// Topical blocks (TextTiling): the kept sentences' vocabulary is compared
-/// across every gap, over [`TILING_WINDOW`] sentences on each side, and the
+/// across every gap, over `TILING_WINDOW` sentences on each side, and the
 /// episode is cut at the gaps of lowest similarity (local minima, deepest
-/// first), keeping every block at least [`MIN_BLOCK_SENTENCES`] long.
+/// first), keeping every block at least `MIN_BLOCK_SENTENCES` long.
 /// Returns consecutive ranges covering every sentence.
 fn topical_blocks(vectors: &Vectors, dropped: &[bool]) -> Vec<Range<usize>> {
     let n = vectors.weighted.len();
     if n < 2 * MIN_BLOCK_SENTENCES {
-        return vec![0..n];
+        return std::iter::once(0..n).collect();
     }
     // Similarity across the gap before sentence g, the two windows slid
     // along the episode one sentence at a time: each step touches only the
@@ -405,10 +405,14 @@ fn topical_blocks(vectors: &Vectors, dropped: &[bool]) -> Vec<Range<usize>> {
     // linear.
     let mut similarity = vec![1.0_f64; n];
     let mut window = TilingWindows::new(vectors.terms);
-    for i in 0..TILING_WINDOW.min(n) {
-        if !dropped[i] {
-            window.change(&vectors.weighted[i], Side::Right, 1.0);
-        }
+    for (vector, _) in vectors
+        .weighted
+        .iter()
+        .zip(dropped)
+        .take(TILING_WINDOW)
+        .filter(|(_, d)| !**d)
+    {
+        window.change(vector, Side::Right, 1.0);
     }
     for g in 1..n {
         // Sentence g-1 moves from the right window to the left one.
@@ -557,7 +561,7 @@ impl Voices {
 /// What a sentence's context says about it, beside its own words.
 #[derive(Debug, Clone, Copy)]
 struct Signals {
-    /// Centrality, 0–1 (see [`Vectors::centrality`]).
+    /// Centrality, 0–1 (see `Vectors::centrality`).
     centrality: f64,
     /// Words in the speaker turn the sentence is part of.
     turn_words: usize,
@@ -702,8 +706,8 @@ fn select(
 /// leans back (same turn, kept and free; else no pick), then the following
 /// sentences of the turn while they continue it or refer back to it, or
 /// while the insight is still short and the next sentence is nearly as good
-/// (no small talk, no filler, at least [`GROWTH_SCORE`] of the pick's score); at most [`MAX_SENTENCES_PER_INSIGHT`]
-/// sentences and [`MAX_INSIGHT_WORDS`] words.
+/// (no small talk, no filler, at least `GROWTH_SCORE` of the pick's score); at most [`MAX_SENTENCES_PER_INSIGHT`]
+/// sentences and `MAX_INSIGHT_WORDS` words.
 fn span(
     sentences: &[Sentence],
     cues: &[Cues],

@@ -105,11 +105,7 @@ fn clean(segments: Vec<Segment>) -> Vec<Segment> {
     let mut inline_speaker: Option<String> = None;
     let mut out = Vec::with_capacity(segments.len());
     for mut seg in segments {
-        if seg
-            .speaker
-            .as_deref()
-            .is_some_and(is_non_speech_label)
-        {
+        if seg.speaker.as_deref().is_some_and(is_non_speech_label) {
             // "Jingle:" or "Music:" over a few words is the jingle; over a
             // long passage it is a mislabelled speaker (diarisation tools name
             // a voice after the first thing it said), so the words stay.

@@ -167,9 +167,16 @@ impl Cues {
 
         let web = web_addresses(sentence, &lower);
         let sponsor = if lists.sponsor.is_match(&lower)
-            || ["sponsored", "brought", "presented", "supported", "supporting", "sponsoring"]
-                .iter()
-                .any(|w| lower.contains(w))
+            || [
+                "sponsored",
+                "brought",
+                "presented",
+                "supported",
+                "supporting",
+                "sponsoring",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
         {
             sponsor_name(sentence)
         } else {
@@ -249,9 +256,8 @@ fn word_spans(lower: &str) -> Vec<std::ops::Range<usize>> {
     let mut start: Option<usize> = None;
     let mut chars = lower.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        let inner_apostrophe = c == '\''
-            && start.is_some()
-            && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
+        let inner_apostrophe =
+            c == '\'' && start.is_some() && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
         if c.is_alphanumeric() || inner_apostrophe {
             if start.is_none() {
                 start = Some(i);

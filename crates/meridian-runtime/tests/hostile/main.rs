@@ -1,4 +1,4 @@
-//! Hostile input at the pipeline level (issue 3): real HTTP servers on
+//! Hostile input at the pipeline level: real HTTP servers on
 //! loopback answer a region's daily run with entity bombs, endless bodies,
 //! slow drips, redirect loops, redirects to private and metadata addresses,
 //! gzip bombs, HTML and binary garbage. Each run must complete, record the

@@ -129,15 +129,13 @@ async fn a_run_keeps_the_regions_languages_spreads_over_shows_and_links_the_audi
     );
     let lines = lines.into_inner().unwrap();
     assert!(
-        lines
-            .iter()
-            .any(|l| {
-                l.starts_with("left out of the digest: ")
+        lines.iter().any(|l| {
+            l.starts_with("left out of the digest: ")
             && l.contains(&format!(
                 "{} insights of {other_episodes} episodes in languages the region does not read",
                 left.insights_other_language
             ))
-            }),
+        }),
         "the printed report says what was left out: {lines:#?}"
     );
 

@@ -1,4 +1,4 @@
-//! The region's model stacks end to end (issue 4): each region's daily run
+//! The region's model stacks end to end: each region's daily run
 //! against fake model servers on loopback that answer in the vendors' wire
 //! formats, with the real `async-openai` and `ollama-rs` clients, the
 //! region's egress guard and its own database in the path.
