@@ -37,6 +37,8 @@ pub struct Report {
     min_ms: f64,
     median_ms: f64,
     max_ms: f64,
+    /// Median of the parse and normalisation alone.
+    parse_median_ms: f64,
 }
 
 /// Runs the measurement.
@@ -61,12 +63,17 @@ pub fn run(args: &Args) -> Result<Report> {
     };
     let (sentences, insights) = once()?;
     let mut times: Vec<f64> = Vec::with_capacity(args.runs);
+    let mut parse_times: Vec<f64> = Vec::with_capacity(args.runs);
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
         std::hint::black_box(once()?);
         times.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        std::hint::black_box(meridian_ingest::parse_transcript(&bytes, format, &name)?);
+        parse_times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
+    parse_times.sort_by(f64::total_cmp);
     Ok(Report {
         file: name,
         bytes: bytes.len(),
@@ -76,5 +83,6 @@ pub fn run(args: &Args) -> Result<Report> {
         min_ms: times[0],
         median_ms: times[times.len() / 2],
         max_ms: times[times.len() - 1],
+        parse_median_ms: parse_times[parse_times.len() / 2],
     })
 }
