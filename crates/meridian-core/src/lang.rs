@@ -195,6 +195,82 @@ impl PhraseMatcher {
     }
 }
 
+/// Finds the phrases of several lists in one pass over a text: one
+/// automaton for every phrase of every list (a phrase in several lists is
+/// one pattern), each match reported with the lists it belongs to. The same
+/// matching rules as [`PhraseMatcher`].
+#[derive(Debug, Clone)]
+pub struct ListsMatcher {
+    automaton: Option<AhoCorasick>,
+    /// For each pattern, the indexes (into the names given) of its lists.
+    lists: Vec<Vec<usize>>,
+    cjk: Vec<bool>,
+}
+
+/// One phrase found by [`ListsMatcher::scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListHit<'a> {
+    /// Indexes of the lists holding the phrase, as given to
+    /// [`ListsMatcher::new`].
+    pub lists: &'a [usize],
+    /// Where it is in the text.
+    pub range: std::ops::Range<usize>,
+}
+
+impl ListsMatcher {
+    /// A matcher for the named lists, each over every language.
+    #[must_use]
+    pub fn new(names: &[&str]) -> Self {
+        let mut phrases: Vec<&'static str> = Vec::new();
+        let mut lists: Vec<Vec<usize>> = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            for phrase in all(name) {
+                match phrases.iter().position(|p| *p == phrase) {
+                    Some(at) => {
+                        if !lists[at].contains(&index) {
+                            lists[at].push(index);
+                        }
+                    }
+                    None => {
+                        phrases.push(phrase);
+                        lists.push(vec![index]);
+                    }
+                }
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(&phrases)
+            .ok();
+        let cjk = phrases.iter().map(|p| p.chars().any(is_cjk)).collect();
+        Self {
+            automaton,
+            lists,
+            cjk,
+        }
+    }
+
+    /// Every phrase in `lower` (which must be lower-cased), in order of its
+    /// end.
+    #[must_use]
+    pub fn scan(&self, lower: &str) -> Vec<ListHit<'_>> {
+        let Some(ac) = &self.automaton else {
+            return Vec::new();
+        };
+        ac.find_overlapping_iter(lower)
+            .filter_map(|m| {
+                let id = m.pattern().as_usize();
+                let range = m.range();
+                (self.cjk[id] || whole_words(lower, range.clone())).then(|| ListHit {
+                    lists: &self.lists[id],
+                    range,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Whether `range` of `text` starts and ends at word boundaries. A phrase
 /// edge that is itself no letter (`%`, `+`) needs no boundary there.
 fn whole_words(text: &str, range: std::ops::Range<usize>) -> bool {
@@ -243,6 +319,18 @@ mod tests {
         assert_eq!(m.first("thank you for the art"), Some("thank you"));
         assert_eq!(m.count_distinct("art art thank you"), 2);
         assert!(PhraseMatcher::new(["%"]).is_match("grew 40% a year"));
+    }
+
+    #[test]
+    fn several_lists_are_scanned_at_once() {
+        let m = ListsMatcher::new(&["non_speech", "hallucinations"]);
+        let hits = m.scan("[laughter] thanks for watching");
+        assert!(
+            hits.iter()
+                .any(|h| h.lists == [0] && &"[laughter] thanks"[h.range.clone()] == "laughter")
+        );
+        assert!(hits.iter().any(|h| h.lists == [1]));
+        assert!(m.scan("nothing here").is_empty());
         assert!(PhraseMatcher::new([]).first("anything").is_none());
     }
 }

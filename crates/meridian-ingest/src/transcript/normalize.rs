@@ -36,6 +36,8 @@
 use std::ops::Range;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
+
 use meridian_core::Segment;
 use meridian_core::lang::{self, PhraseMatcher};
 use meridian_core::text::{self, is_cjk, word_count};
@@ -68,13 +70,14 @@ const HALLUCINATION_SHARE: f64 = 0.6;
 static NON_SPEECH: LazyLock<PhraseMatcher> =
     LazyLock::new(|| PhraseMatcher::for_list("non_speech"));
 
-/// Hallucinations in their folded form (see [`fold`]).
-static HALLUCINATIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    lang::all("hallucinations")
+/// Hallucinations in their folded form (see [`fold`]), all in one automaton.
+static HALLUCINATIONS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    let folded: Vec<String> = lang::all("hallucinations")
         .into_iter()
         .map(fold)
         .filter(|f| f.chars().count() >= 4)
-        .collect()
+        .collect();
+    AhoCorasick::new(folded).ok()
 });
 
 /// Turns a transcript file's segments into sentences (see the module docs).
@@ -140,6 +143,10 @@ fn clean(segments: Vec<Segment>) -> Vec<Segment> {
 /// Whether `s` (a speaker name or a whole segment) is a non-speech label:
 /// "Music", "Jingle", "[Intro]", "(Lachen)".
 fn is_non_speech_label(s: &str) -> bool {
+    // Labels are a few words; a sentence is none.
+    if s.len() > MAX_ANNOTATION_BYTES {
+        return false;
+    }
     let lower = s
         .trim()
         .trim_matches(|c: char| !c.is_alphanumeric())
@@ -336,18 +343,16 @@ fn fold(text: &str) -> String {
 
 /// Whether known hallucinations make up most of a segment.
 fn is_hallucination(text: &str) -> bool {
+    let Some(automaton) = HALLUCINATIONS.as_ref() else {
+        return false;
+    };
     let folded = fold(text);
-    if folded.is_empty() {
+    if folded.is_empty() || !automaton.is_match(&folded) {
         return false;
     }
     let mut covered = vec![false; folded.len()];
-    for h in HALLUCINATIONS.iter() {
-        let mut from = 0;
-        while let Some(at) = folded[from..].find(h.as_str()) {
-            let begin = from + at;
-            covered[begin..begin + h.len()].fill(true);
-            from = begin + h.len();
-        }
+    for m in automaton.find_overlapping_iter(&folded) {
+        covered[m.range()].fill(true);
     }
     let hit = covered.iter().filter(|c| **c).count();
     #[expect(clippy::cast_precision_loss, reason = "segment lengths")]
@@ -360,17 +365,15 @@ fn is_hallucination(text: &str) -> bool {
 
 fn collapse_repeats(segments: Vec<Segment>) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::with_capacity(segments.len());
+    // The folded text of each kept segment, and the tokens of the last one.
+    let mut folds: Vec<String> = Vec::with_capacity(segments.len());
+    let mut last_tokens: Vec<Token> = Vec::new();
     for mut seg in segments {
         let folded = fold(&seg.text);
-        let same_speaker: Vec<usize> = out
-            .iter()
-            .enumerate()
+        let repeat = (out.len().saturating_sub(3)..out.len())
             .rev()
-            .take(3)
-            .filter(|(_, s)| s.speaker == seg.speaker)
-            .map(|(i, _)| i)
-            .collect();
-        if let Some(&i) = same_speaker.iter().find(|&&i| fold(&out[i].text) == folded) {
+            .find(|&i| out[i].speaker == seg.speaker && folds[i] == folded);
+        if let Some(i) = repeat {
             // A repeat of a recent segment: the loop is one utterance.
             if let Some(end) = seg.end {
                 let kept = &mut out[i];
@@ -378,55 +381,89 @@ fn collapse_repeats(segments: Vec<Segment>) -> Vec<Segment> {
             }
             continue;
         }
-        if let Some(previous) = out.last()
-            && previous.speaker == seg.speaker
-            && let Some(cut) = rolled_up(&previous.text, &seg.text)
+        let mut tokens = loop_tokens(&seg.text);
+        let mut changed = false;
+        if out.last().is_some_and(|p| p.speaker == seg.speaker)
+            && let Some(cut) = rolled_up(&last_tokens, &tokens)
         {
             seg.text = seg.text[cut..].trim_start().to_owned();
             if !seg.text.chars().any(char::is_alphanumeric) {
                 continue;
             }
+            tokens = loop_tokens(&seg.text);
+            changed = true;
         }
-        seg.text = collapse_loops(&seg.text);
+        if let Some(text) = collapse_loops(&seg.text, &tokens) {
+            seg.text = text;
+            tokens = loop_tokens(&seg.text);
+            changed = true;
+        }
+        let folded = if changed { fold(&seg.text) } else { folded };
+        folds.push(folded);
+        last_tokens = tokens;
         out.push(seg);
     }
     out
 }
 
-/// Tokens for loop and roll-up checks: words, and single CJK characters;
-/// each with its byte range and its folded form.
-fn loop_tokens(text: &str) -> Vec<(Range<usize>, String)> {
+/// A token for loop and roll-up checks: a word or a single CJK character,
+/// its byte range, and a hash of its folded form (equal tokens, equal
+/// hashes; a collision only makes two words look alike).
+type Token = (Range<usize>, u64);
+
+/// The tokens of `text` (see [`Token`]).
+fn loop_tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut word_start: Option<usize> = None;
-    let flush = |start: &mut Option<usize>, end: usize, out: &mut Vec<(Range<usize>, String)>| {
-        if let Some(s) = start.take() {
-            let folded = fold(&text[s..end]);
-            if !folded.is_empty() {
-                out.push((s..end, folded));
-            }
+    let mut hash = FNV_OFFSET;
+    let mut letters = 0;
+    let mut flush = |start: &mut Option<usize>, end: usize, hash: &mut u64, letters: &mut usize| {
+        if let Some(s) = start.take()
+            && *letters > 0
+        {
+            out.push((s..end, *hash));
         }
+        *hash = FNV_OFFSET;
+        *letters = 0;
     };
     for (i, c) in text.char_indices() {
         if is_cjk(c) {
-            flush(&mut word_start, i, &mut out);
-            out.push((i..i + c.len_utf8(), c.to_string()));
+            flush(&mut word_start, i, &mut hash, &mut letters);
+            let mut h = FNV_OFFSET;
+            fnv(&mut h, c);
+            flush(&mut Some(i), i + c.len_utf8(), &mut h, &mut 1);
         } else if c.is_whitespace() {
-            flush(&mut word_start, i, &mut out);
-        } else if word_start.is_none() {
-            word_start = Some(i);
+            flush(&mut word_start, i, &mut hash, &mut letters);
+        } else {
+            if word_start.is_none() {
+                word_start = Some(i);
+            }
+            if c.is_alphanumeric() {
+                for l in c.to_lowercase() {
+                    fnv(&mut hash, l);
+                }
+                letters += 1;
+            }
         }
     }
-    flush(&mut word_start, text.len(), &mut out);
+    flush(&mut word_start, text.len(), &mut hash, &mut letters);
     out
 }
 
-/// Where the new part of a roll-up caption starts: the byte offset in `current`
-/// after the longest run of its first tokens that repeats the last tokens of
-/// `previous`, when that run is at least three tokens and a third of
-/// `current`.
-fn rolled_up(previous: &str, current: &str) -> Option<usize> {
-    let prev = loop_tokens(previous);
-    let cur = loop_tokens(current);
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(hash: &mut u64, c: char) {
+    for b in u32::from(c).to_le_bytes() {
+        *hash ^= u64::from(b);
+        *hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// Where the new part of a roll-up caption starts: the byte offset in the
+/// current text after the longest run of its first tokens that repeats the
+/// last tokens of the previous one, when that run is at least three tokens
+/// and a third of the current text.
+fn rolled_up(prev: &[Token], cur: &[Token]) -> Option<usize> {
     // A roll-up repeats one caption line: at most a few dozen tokens.
     let most = prev.len().min(cur.len()).min(ROLL_UP_MAX_TOKENS);
     let least = cur.len().div_ceil(3).max(3);
@@ -441,11 +478,10 @@ fn rolled_up(previous: &str, current: &str) -> Option<usize> {
 
 /// Keeps once a phrase of up to [`LOOP_MAX_TOKENS`] tokens repeated
 /// [`LOOP_REPEATS`] or more times in a row ("we we we we" → "we"; a
-/// hallucinated sentence said six times → once).
-fn collapse_loops(text: &str) -> String {
-    let tokens = loop_tokens(text);
+/// hallucinated sentence said six times → once); `None` when there is none.
+fn collapse_loops(text: &str, tokens: &[Token]) -> Option<String> {
     if tokens.len() < LOOP_REPEATS {
-        return text.to_owned();
+        return None;
     }
     // Byte ranges of `text` to remove.
     let mut cuts: Vec<Range<usize>> = Vec::new();
@@ -477,7 +513,7 @@ fn collapse_loops(text: &str) -> String {
         }
     }
     if cuts.is_empty() {
-        return text.to_owned();
+        return None;
     }
     let mut out = String::with_capacity(text.len());
     let mut from = 0;
@@ -486,7 +522,7 @@ fn collapse_loops(text: &str) -> String {
         from = cut.end;
     }
     out.push_str(&text[from..]);
-    collapse(&out)
+    Some(collapse(&out))
 }
 
 // ---------------------------------------------------------------------------
@@ -716,11 +752,19 @@ fn is_cjk_text(c: char) -> bool {
     is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
 }
 
+/// The range without surrounding whitespace, and without clause marks (and
+/// CJK sentence marks) at its start: a cut next to a comma leaves one there.
 fn trim_range(text: &str, range: Range<usize>) -> Range<usize> {
     let slice = text.get(range.clone()).unwrap_or("");
-    let lead = slice.len() - slice.trim_start().len();
-    let start = range.start + lead;
-    start..start + slice.trim().len()
+    let start_trimmed = slice.trim_start_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                ',' | '，' | '、' | ';' | '；' | ':' | '：' | '。' | '！' | '？'
+            )
+    });
+    let start = range.start + (slice.len() - start_trimmed.len());
+    start..start + start_trimmed.trim_end().len()
 }
 
 fn collapse(s: &str) -> String {
@@ -906,6 +950,18 @@ mod tests {
         assert!(
             out[0].text.starts_with("word0 ") && out[0].text.ends_with("word3 goes on and on here")
         );
+    }
+
+    #[test]
+    fn a_piece_never_starts_with_a_clause_mark() {
+        for (text, want) in [
+            ("，其实涨得很不错。", "其实涨得很不错。"),
+            (" , and then it grew ", "and then it grew"),
+            (".NET is fast", ".NET is fast"),
+        ] {
+            let range = trim_range(text, 0..text.len());
+            assert_eq!(&text[range], want);
+        }
     }
 
     #[test]

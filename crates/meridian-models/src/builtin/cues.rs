@@ -23,65 +23,82 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use meridian_core::lang::{self, PhraseMatcher};
+use meridian_core::lang::{self, ListHit, ListsMatcher, PhraseMatcher};
 use meridian_core::text::{is_cjk, word_count};
 
 /// Fewest words a sentence needs to carry a claim.
 pub(super) const MIN_WORDS: usize = 6;
 
-/// The phrase lists, each matched over every language.
+/// The phrase lists, in the order of [`LIST_NAMES`]; each matched over every
+/// language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+enum List {
+    Sponsor,
+    Greeting,
+    GreetingOpening,
+    Outro,
+    Housekeeping,
+    CallToAction,
+    IntroHint,
+    OutroHint,
+    Continuation,
+    NeedsContext,
+    ChitChatOpening,
+    ChitChat,
+    DanglingOpening,
+    PronounOpening,
+    QuestionOpening,
+    Disfluency,
+}
+
+/// The file names of [`List`]'s lists, in its order.
+const LIST_NAMES: [&str; 16] = [
+    "sponsor",
+    "greeting",
+    "greeting_opening",
+    "outro",
+    "housekeeping",
+    "call_to_action",
+    "intro_hint",
+    "outro_hint",
+    "continuation",
+    "needs_context",
+    "chit_chat_opening",
+    "chit_chat",
+    "dangling_opening",
+    "pronoun_opening",
+    "question_opening",
+    "disfluency",
+];
+
+/// Every phrase list, and the claim families after them, in one automaton:
+/// a sentence is scanned once.
 struct Lists {
-    sponsor: PhraseMatcher,
-    greeting: PhraseMatcher,
-    greeting_opening: PhraseMatcher,
-    outro: PhraseMatcher,
-    housekeeping: PhraseMatcher,
-    call_to_action: PhraseMatcher,
-    intro_hint: PhraseMatcher,
-    outro_hint: PhraseMatcher,
-    continuation: PhraseMatcher,
-    needs_context: PhraseMatcher,
-    chit_chat_opening: PhraseMatcher,
-    chit_chat: PhraseMatcher,
-    dangling_opening: PhraseMatcher,
-    pronoun_opening: PhraseMatcher,
-    question_opening: PhraseMatcher,
+    matcher: ListsMatcher,
+    /// How many claim families follow the lists of [`LIST_NAMES`].
+    families: usize,
     question_ending: Vec<&'static str>,
-    disfluency: PhraseMatcher,
-    /// `claim_*` lists, one matcher a family.
-    claim_families: Vec<PhraseMatcher>,
     /// Single words.
     filler: HashSet<&'static str>,
     lead_in: HashSet<&'static str>,
 }
 
 static LISTS: LazyLock<Lists> = LazyLock::new(|| {
-    let m = PhraseMatcher::for_list;
-    let mut family_names: Vec<&'static str> = lang::list_names()
+    // Every `claim_*` list of any language is one family.
+    let families: Vec<&'static str> = lang::list_names()
         .into_iter()
         .filter(|n| n.starts_with("claim_"))
         .collect();
-    family_names.sort_unstable();
-    family_names.dedup();
+    let names: Vec<&str> = LIST_NAMES
+        .iter()
+        .copied()
+        .chain(families.iter().copied())
+        .collect();
     Lists {
-        sponsor: m("sponsor"),
-        greeting: m("greeting"),
-        greeting_opening: m("greeting_opening"),
-        outro: m("outro"),
-        housekeeping: m("housekeeping"),
-        call_to_action: m("call_to_action"),
-        intro_hint: m("intro_hint"),
-        outro_hint: m("outro_hint"),
-        continuation: m("continuation"),
-        needs_context: m("needs_context"),
-        chit_chat_opening: m("chit_chat_opening"),
-        chit_chat: m("chit_chat"),
-        dangling_opening: m("dangling_opening"),
-        pronoun_opening: m("pronoun_opening"),
-        question_opening: m("question_opening"),
+        matcher: ListsMatcher::new(&names),
+        families: families.len(),
         question_ending: lang::all("question_ending"),
-        disfluency: m("disfluency"),
-        claim_families: family_names.into_iter().map(m).collect(),
         filler: lang::all("filler").into_iter().collect(),
         lead_in: lang::all("lead_in").into_iter().collect(),
     }
@@ -147,7 +164,10 @@ impl Cues {
     /// ([`meridian_core::text::tokens`]) number `content`.
     pub fn of(sentence: &str, content: usize) -> Self {
         let lists = &*LISTS;
-        let lower = sentence.to_lowercase().replace(['’', '‘'], "'");
+        let mut lower = sentence.to_lowercase();
+        if lower.contains(['’', '‘']) {
+            lower = lower.replace(['’', '‘'], "'");
+        }
         let words = word_spans(&lower);
         // The opening: after up to three lead-in words.
         let lead = words
@@ -159,14 +179,19 @@ impl Cues {
         let opening = words.get(lead).map_or(first, |r| r.start);
         let trimmed = lower.trim_start_matches(|c: char| !c.is_alphanumeric());
         let cjk_start = lower.len() - trimmed.len();
-        let at = |m: &PhraseMatcher, offsets: &[usize]| {
-            m.find_all(&lower).any(|(_, r)| offsets.contains(&r.start))
+        let hits = lists.matcher.scan(&lower);
+        let in_list = |hit: &ListHit<'_>, list: List| hit.lists.contains(&(list as usize));
+        let has = |list: List| hits.iter().any(|h| in_list(h, list));
+        let opens = |list: List| {
+            hits.iter()
+                .any(|h| in_list(h, list) && [first, opening, cjk_start].contains(&h.range.start))
         };
-        let opens = |m: &PhraseMatcher| at(m, &[first, opening, cjk_start]);
-        let opens_first = |m: &PhraseMatcher| at(m, &[first, cjk_start]);
-
+        let opens_first = |list: List| {
+            hits.iter()
+                .any(|h| in_list(h, list) && [first, cjk_start].contains(&h.range.start))
+        };
         let web = web_addresses(sentence, &lower);
-        let sponsor = if lists.sponsor.is_match(&lower)
+        let sponsor = if has(List::Sponsor)
             || [
                 "sponsored",
                 "brought",
@@ -195,44 +220,44 @@ impl Cues {
         });
         let bare_end = ending.trim_end_matches(|c: char| !c.is_alphanumeric());
         let question = ending.ends_with(['?', '？'])
-            || opens(&lists.question_opening)
+            || opens(List::QuestionOpening)
             || lists.question_ending.iter().any(|e| bare_end.ends_with(e));
-        let claims = lists
-            .claim_families
-            .iter()
-            .filter(|family| {
-                // A cause that opens the sentence is the previous sentence's
-                // cause, not a claim of this one.
-                family
-                    .find_all(&lower)
-                    .any(|(_, r)| r.start != first && r.start != opening && r.start != cjk_start)
+        // A family counts when one of its phrases stands inside the sentence:
+        // a cause that opens the sentence is the previous sentence's cause,
+        // not a claim of this one.
+        let openings = [first, opening, cjk_start];
+        let claims = (0..lists.families)
+            .filter(|f| {
+                hits.iter().any(|h| {
+                    h.lists.contains(&(LIST_NAMES.len() + f)) && !openings.contains(&h.range.start)
+                })
             })
             .count();
         Self {
-            ad: lists.sponsor.is_match(&lower) || sponsor.is_some(),
+            ad: has(List::Sponsor) || sponsor.is_some(),
             sponsor,
-            promotion: web.with_path || (web.any && lists.call_to_action.is_match(&lower)),
+            promotion: web.with_path || (web.any && has(List::CallToAction)),
             web_address: web.any,
-            greeting: lists.greeting.is_match(&lower) || opens(&lists.greeting_opening),
-            outro: lists.outro.is_match(&lower),
-            housekeeping: lists.housekeeping.is_match(&lower),
-            head_hint: lists.intro_hint.is_match(&lower),
-            tail_hint: lists.outro_hint.is_match(&lower),
+            greeting: has(List::Greeting) || opens(List::GreetingOpening),
+            outro: has(List::Outro),
+            housekeeping: has(List::Housekeeping),
+            head_hint: has(List::IntroHint),
+            tail_hint: has(List::OutroHint),
             filler: length < MIN_WORDS || content < 3 || substance < 3,
             has_content: content >= 2,
             question,
             complete: ending.ends_with(['.', '!', '?', '…', '。', '！', '？', '；']),
-            chit_chat: opens(&lists.chit_chat_opening) || lists.chit_chat.is_match(&lower),
-            dangling: opens_first(&lists.dangling_opening),
-            refers_back: opens_first(&lists.pronoun_opening),
+            chit_chat: opens(List::ChitChatOpening) || has(List::ChitChat),
+            dangling: opens_first(List::DanglingOpening),
+            refers_back: opens_first(List::PronounOpening),
             claims,
-            disfluencies: lists.disfluency.find_all(&lower).count(),
+            disfluencies: hits.iter().filter(|h| in_list(h, List::Disfluency)).count(),
             fragment: sentence
                 .chars()
                 .find(|c| c.is_alphanumeric())
                 .is_some_and(char::is_lowercase),
-            continues: opens(&lists.continuation),
-            needs_context: opens(&lists.needs_context),
+            continues: opens(List::Continuation),
+            needs_context: opens(List::NeedsContext),
             length,
             lower,
         }
