@@ -53,6 +53,8 @@ const MIN_WORDS: usize = 10;
 const PAUSE_SECS: f64 = 0.6;
 /// A file with more words than this per sentence mark is unpunctuated.
 const UNPUNCTUATED_WORDS_PER_MARK: usize = 80;
+/// How many words of a transcript decide whether it is punctuated.
+const PUNCTUATION_SAMPLE_WORDS: usize = 5000;
 /// A phrase repeated this many times in a row is a loop.
 const LOOP_REPEATS: usize = 3;
 /// Longest phrase (in tokens) looked for in loops.
@@ -78,6 +80,15 @@ static HALLUCINATIONS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .filter(|f| f.chars().count() >= 4)
         .collect();
     AhoCorasick::new(folded).ok()
+});
+
+/// The longest hallucination as written in its list, in bytes.
+static LONGEST_HALLUCINATION: LazyLock<usize> = LazyLock::new(|| {
+    lang::all("hallucinations")
+        .into_iter()
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 });
 
 /// Turns a transcript file's segments into sentences (see the module docs).
@@ -144,7 +155,7 @@ fn clean(segments: Vec<Segment>) -> Vec<Segment> {
 /// "Music", "Jingle", "[Intro]", "(Lachen)".
 fn is_non_speech_label(s: &str) -> bool {
     // Labels are a few words; a sentence is none.
-    if s.len() > MAX_ANNOTATION_BYTES {
+    if s.len() > MAX_ANNOTATION_BYTES || s.split_whitespace().nth(3).is_some() {
         return false;
     }
     let lower = s
@@ -335,10 +346,15 @@ fn is_annotation(inner: &str) -> bool {
 /// Case, whitespace and punctuation folded away: how hallucinations are
 /// compared.
 fn fold(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 /// Whether known hallucinations make up most of a segment.
@@ -346,6 +362,11 @@ fn is_hallucination(text: &str) -> bool {
     let Some(automaton) = HALLUCINATIONS.as_ref() else {
         return false;
     };
+    // A hallucination must make up most of the segment: a segment several
+    // times longer than the longest one cannot be one.
+    if text.len() > 3 * *LONGEST_HALLUCINATION {
+        return false;
+    }
     let folded = fold(text);
     if folded.is_empty() || !automaton.is_match(&folded) {
         return false;
@@ -365,14 +386,15 @@ fn is_hallucination(text: &str) -> bool {
 
 fn collapse_repeats(segments: Vec<Segment>) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::with_capacity(segments.len());
-    // The folded text of each kept segment, and the tokens of the last one.
-    let mut folds: Vec<String> = Vec::with_capacity(segments.len());
+    // A key of each kept segment's folded text, and the tokens of the last one.
+    let mut keys: Vec<u64> = Vec::with_capacity(segments.len());
     let mut last_tokens: Vec<Token> = Vec::new();
     for mut seg in segments {
-        let folded = fold(&seg.text);
+        let mut tokens = loop_tokens(&seg.text);
+        let key = text_key(&tokens);
         let repeat = (out.len().saturating_sub(3)..out.len())
             .rev()
-            .find(|&i| out[i].speaker == seg.speaker && folds[i] == folded);
+            .find(|&i| out[i].speaker == seg.speaker && keys[i] == key);
         if let Some(i) = repeat {
             // A repeat of a recent segment: the loop is one utterance.
             if let Some(end) = seg.end {
@@ -381,7 +403,6 @@ fn collapse_repeats(segments: Vec<Segment>) -> Vec<Segment> {
             }
             continue;
         }
-        let mut tokens = loop_tokens(&seg.text);
         let mut changed = false;
         if out.last().is_some_and(|p| p.speaker == seg.speaker)
             && let Some(cut) = rolled_up(&last_tokens, &tokens)
@@ -398,12 +419,19 @@ fn collapse_repeats(segments: Vec<Segment>) -> Vec<Segment> {
             tokens = loop_tokens(&seg.text);
             changed = true;
         }
-        let folded = if changed { fold(&seg.text) } else { folded };
-        folds.push(folded);
+        keys.push(if changed { text_key(&tokens) } else { key });
         last_tokens = tokens;
         out.push(seg);
     }
     out
+}
+
+/// A key of a text's folded form from its tokens: equal texts up to case,
+/// whitespace and punctuation have equal keys.
+fn text_key(tokens: &[Token]) -> u64 {
+    tokens.iter().fold(FNV_OFFSET, |hash, (_, token)| {
+        (hash ^ token).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A token for loop and roll-up checks: a word or a single CJK character,
@@ -438,7 +466,10 @@ fn loop_tokens(text: &str) -> Vec<Token> {
             if word_start.is_none() {
                 word_start = Some(i);
             }
-            if c.is_alphanumeric() {
+            if c.is_ascii_alphanumeric() {
+                fnv(&mut hash, c.to_ascii_lowercase());
+                letters += 1;
+            } else if c.is_alphanumeric() {
                 for l in c.to_lowercase() {
                     fnv(&mut hash, l);
                 }
@@ -453,10 +484,8 @@ fn loop_tokens(text: &str) -> Vec<Token> {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 fn fnv(hash: &mut u64, c: char) {
-    for b in u32::from(c).to_le_bytes() {
-        *hash ^= u64::from(b);
-        *hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    *hash ^= u64::from(u32::from(c));
+    *hash = hash.wrapping_mul(0x0100_0000_01b3);
 }
 
 /// Where the new part of a roll-up caption starts: the byte offset in the
@@ -539,6 +568,10 @@ fn is_punctuated(segments: &[Segment]) -> bool {
             .chars()
             .filter(|c| matches!(c, '.' | '!' | '?' | '。' | '！' | '？' | '…'))
             .count();
+        // A few thousand words tell.
+        if words >= PUNCTUATION_SAMPLE_WORDS {
+            break;
+        }
     }
     words == 0 || marks * UNPUNCTUATED_WORDS_PER_MARK >= words
 }
@@ -659,7 +692,7 @@ fn cut_run_on(turn: &Turn<'_>, range: Range<usize>) -> Vec<Range<usize>> {
     let Some(sentence) = text.get(range.clone()) else {
         return Vec::new();
     };
-    if sentence.len() <= 2 * MAX_WORDS || word_count(sentence) <= MAX_WORDS {
+    if sentence.len() <= 2 * MAX_WORDS || !more_words_than(sentence, MAX_WORDS) {
         return vec![range];
     }
     let mut pieces = Vec::new();
@@ -682,6 +715,29 @@ fn cut_run_on(turn: &Turn<'_>, range: Range<usize>) -> Vec<Range<usize>> {
         .map(|r| trim_range(text, r))
         .filter(|r| !r.is_empty())
         .collect()
+}
+
+/// Whether `text` has more than `limit` words as [`word_count`] counts them,
+/// stopping as soon as it knows.
+fn more_words_than(text: &str, limit: usize) -> bool {
+    let (mut words, mut cjk, mut in_word) = (0_usize, 0_usize, false);
+    for c in text.chars() {
+        if is_cjk(c) {
+            cjk += 1;
+            in_word = false;
+        } else if c.is_alphanumeric() {
+            if !in_word {
+                words += 1;
+            }
+            in_word = true;
+        } else if !(in_word && matches!(c, '\'' | '’' | '-')) {
+            in_word = false;
+        }
+        if words + cjk.div_ceil(2) > limit {
+            return true;
+        }
+    }
+    false
 }
 
 /// Where to cut a run-on that starts at `begin`: the candidate closest to
@@ -767,8 +823,21 @@ fn trim_range(text: &str, range: Range<usize>) -> Range<usize> {
     start..start + start_trimmed.trim_end().len()
 }
 
+/// Whitespace runs to single spaces, trimmed; text that already is so (as
+/// the parsers leave it) is only copied.
 fn collapse(s: &str) -> String {
-    super::collapse(s)
+    let clean = !s.starts_with(char::is_whitespace)
+        && !s.ends_with(char::is_whitespace)
+        && !s
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
+        && !s.contains(['\n', '\t', '\r', '\u{a0}', '\u{3000}']);
+    if clean {
+        s.to_owned()
+    } else {
+        super::collapse(s)
+    }
 }
 
 #[cfg(test)]
@@ -950,6 +1019,20 @@ mod tests {
         assert!(
             out[0].text.starts_with("word0 ") && out[0].text.ends_with("word3 goes on and on here")
         );
+    }
+
+    #[test]
+    fn word_limits_agree_with_word_count() {
+        for text in [
+            "one two three",
+            "数据显示增长很快",
+            "don't stop-believing, 3.5 times",
+            "",
+        ] {
+            let n = word_count(text);
+            assert!(!more_words_than(text, n), "{text}");
+            assert_eq!(more_words_than(text, n.saturating_sub(1)), n > 0, "{text}");
+        }
     }
 
     #[test]

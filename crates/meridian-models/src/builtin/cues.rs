@@ -23,7 +23,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use meridian_core::lang::{self, ListHit, ListsMatcher, PhraseMatcher};
+use meridian_core::lang::{self, ListHit, ListsMatcher};
 use meridian_core::text::{is_cjk, word_count};
 
 /// Fewest words a sentence needs to carry a claim.
@@ -270,7 +270,12 @@ impl Cues {
 
     /// Whether the sentence names `name` (a sponsor) as a word.
     pub fn mentions(&self, name: &str) -> bool {
-        PhraseMatcher::new([name]).is_match(&self.lower)
+        let is_word = |c: char| c.is_alphanumeric() || c == '\'';
+        self.lower.match_indices(name).any(|(at, _)| {
+            let before = self.lower[..at].chars().next_back();
+            let after = self.lower[at + name.len()..].chars().next();
+            before.is_none_or(|c| !is_word(c)) && after.is_none_or(|c| !is_word(c))
+        })
     }
 }
 
