@@ -637,15 +637,56 @@ impl<'a> Turn<'a> {
 
 fn split_turn(segments: &[Segment], punctuated: bool, out: &mut Vec<Segment>) {
     let turn = Turn::new(segments);
-    let ranges: Vec<Range<usize>> = if punctuated {
-        text::sentences(&turn.text)
-            .into_iter()
-            .flat_map(|r| cut_run_on(&turn, r))
-            .collect()
-    } else {
-        unpunctuated_sentences(&turn)
-    };
+    let ranges: Vec<Range<usize>> =
+        if punctuated && segments.iter().all(|s| is_one_sentence(&s.text)) {
+            // Every segment already is one sentence (the common case in Podlove
+            // and many SRT files): no need to look for sentences across them.
+            turn.offsets
+                .iter()
+                .zip(segments)
+                .flat_map(|(&at, seg)| cut_run_on(&turn, at..at + seg.text.trim().len()))
+                .collect()
+        } else if punctuated {
+            text::sentences(&turn.text)
+                .into_iter()
+                .flat_map(|r| cut_run_on(&turn, r))
+                .collect()
+        } else {
+            unpunctuated_sentences(&turn)
+        };
     out.extend(ranges.into_iter().filter_map(|r| turn.sentence(r)));
+}
+
+/// Whether a segment's text is exactly one sentence: it ends with sentence
+/// punctuation and has none inside (no `.`, `!`, `?` before a space, no CJK
+/// sentence mark before its end). Conservative: an abbreviation inside
+/// ("Dr. Smith") makes it "not one", and the turn is split the full way.
+fn is_one_sentence(text: &str) -> bool {
+    let text = text.trim();
+    let body = text.trim_end_matches(|c: char| {
+        matches!(
+            c,
+            '"' | '\'' | '”' | '’' | ')' | ']' | '」' | '』' | '）' | '】'
+        )
+    });
+    let Some(last) = body.chars().next_back() else {
+        return false;
+    };
+    if !matches!(last, '.' | '!' | '?' | '…' | '。' | '！' | '？') {
+        return false;
+    }
+    let inner = body[..body.len() - last.len_utf8()].trim_end_matches(['.', '!', '?', '…']);
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '。' | '！' | '？' | '；' | '｡' => return false,
+            '.' | '!' | '?' | '…' if chars.peek().is_none_or(|n| n.is_whitespace()) => {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Sentences of speech without punctuation: segments are added until the
@@ -1019,6 +1060,23 @@ mod tests {
         assert!(
             out[0].text.starts_with("word0 ") && out[0].text.ends_with("word3 goes on and on here")
         );
+    }
+
+    #[test]
+    fn one_sentence_segments_are_recognised_conservatively() {
+        for (text, one) in [
+            ("The cache made it fast.", true),
+            ("Really?", true),
+            ("“It works.”", true),
+            ("数据显示增长很快。", true),
+            ("It works. It is fast.", false),
+            ("Dr. Smith agrees.", false),
+            ("and then we", false),
+            ("先说一句。再说一句。", false),
+            ("Version 3.5 is out.", true),
+        ] {
+            assert_eq!(is_one_sentence(text), one, "{text}");
+        }
     }
 
     #[test]
