@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of the digest archive (issue 9): wrk against `meridian serve` on
+# Load test of the digest archive: wrk against `meridian serve` on
 # loopback, release build, SQLite, one region. From the repository root:
 #
 #   bench/http.sh                       # every target, at each connection count, and at a fixed rate

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Meridian's ingest benchmarks, in one command (issue 3). From the repository root:
+# Meridian's ingest benchmarks, in one command. From the repository root:
 #
 #   bench/run.sh                 # parse + daily runs over 1,000 and 10,000 feeds
 #   BENCH_FEEDS="1000" bench/run.sh     # parse + the daily runs over 1,000 feeds

@@ -1,5 +1,5 @@
 //! `meridian run` exports its trace over OTLP/HTTP to a real receiver on
-//! loopback (issue 9 item 5): the run span, its job spans and every model
+//! loopback: the run span, its job spans and every model
 //! call with the OpenTelemetry GenAI attributes, one trace per run, with the
 //! resource attributes `service.name=meridian` and `meridian.region`.
 //!

@@ -1,6 +1,6 @@
 //! Region configuration: what a region is, read from `regions/<id>.toml`.
 //!
-//! Loading happens in two stages (STYLE.md §4):
+//! Loading happens in two stages (shape first, then one validation pass that collects every problem):
 //!
 //! 1. **Shape.** figment layers built-in defaults < `regions/<id>.toml` <
 //!    `MERIDIAN_<ID>__<SECTION>__<KEY>` environment variables and deserialises

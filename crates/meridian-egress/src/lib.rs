@@ -1,4 +1,4 @@
-//! The only outbound HTTP client of a region (DESIGN.md, invariant 3).
+//! The only outbound HTTP client of a region (the egress guard: only allowed hosts, names resolved here, private addresses refused).
 //!
 //! A region builds one [`EgressClient`] from its `[egress]` config and hands
 //! clones of it to whatever fetches feeds, transcripts or calls model APIs.

@@ -1,7 +1,7 @@
 //! The fallback chain of one role within one region.
 //!
 //! A chain is built from the region's own model list and nothing else, so a
-//! fallback can never reach another region's model (DESIGN.md, invariant 4).
+//! fallback can never reach another region's model (no cross-region fallback).
 //! Models are tried in order. One is skipped when it cannot be used (no key),
 //! when its circuit breaker is open, or when the call would pass the region's
 //! daily token budget; one that fails is recorded and the next is tried. Each

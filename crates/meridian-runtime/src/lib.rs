@@ -6,7 +6,7 @@
 //! its egress client (its own allow-list), its model chain (its own models)
 //! and its mailer (its own relay or outbox). Every later step takes a
 //! `&Region`, so no code path can mix one region's config with another
-//! region's pool or client (DESIGN.md, invariants 1 and 4).
+//! region's pool or client (isolated storage, no cross-region fallback).
 //!
 //! Every outbound action passes [`sovereignty`]: decide (the gate), record
 //! (a `policy_decision` in the audit log), then act, and record the outcome

@@ -62,7 +62,7 @@ use crate::{Region, RuntimeError};
 // The bridge: a region's config as policy facts.
 
 /// The policies directory of a region file: `regions/<id>.toml` →
-/// `regions/../policies` (DESIGN.md: `--config-dir DIR`, policies in
+/// `regions/../policies` (as `--config-dir DIR` documents: policies in
 /// `DIR/../policies`), resolved for readable messages.
 #[must_use]
 pub fn policies_dir_of(config: &RegionConfig) -> PathBuf {

@@ -5,7 +5,7 @@
 //! region's id at first migration: opening a database stamped for another region
 //! fails ([`StoreError::WrongRegion`]). The runtime obtains the store only from a
 //! region's assembled stack, so no code path can pair a region with another
-//! region's pool (DESIGN.md, invariant 1).
+//! region's pool (isolated storage: no code path takes a region id and a pool separately).
 //!
 //! The queries are written once for both backends through sqlx's `Any` driver:
 //! `$n` placeholders, `ON CONFLICT … DO NOTHING`, `RETURNING`, integer Unix

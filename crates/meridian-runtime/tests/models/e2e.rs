@@ -1,4 +1,4 @@
-//! Issue 4, "done when": `cn` on a fake Ollama and `us` on a fake OpenAI,
+//! The model stacks end to end: `cn` on a fake Ollama and `us` on a fake OpenAI,
 //! run side by side on the sample podcasts.
 
 use std::collections::HashSet;
