@@ -97,108 +97,12 @@ pub fn all(name: &str) -> Vec<&'static str> {
     out
 }
 
-/// Finds phrases of a list in lower-cased text, all at once (Aho-Corasick):
-/// a phrase in a Latin script matches whole words only (`art` is not found
-/// in `start`), a phrase with CJK characters anywhere (CJK text has no
-/// spaces between words).
-#[derive(Debug, Clone)]
-pub struct PhraseMatcher {
-    automaton: Option<AhoCorasick>,
-    phrases: Vec<String>,
-    cjk: Vec<bool>,
-}
-
-impl PhraseMatcher {
-    /// A matcher for these (lower-case) phrases.
-    #[must_use]
-    pub fn new<'a>(phrases: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut list: Vec<String> = Vec::new();
-        for p in phrases {
-            let p = p.trim();
-            if !p.is_empty() && !list.iter().any(|q| q == p) {
-                list.push(p.to_owned());
-            }
-        }
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&list)
-            .ok();
-        let cjk = list.iter().map(|p| p.chars().any(is_cjk)).collect();
-        Self {
-            automaton,
-            phrases: list,
-            cjk,
-        }
-    }
-
-    /// A matcher for one list over every language (see [`all`]).
-    #[must_use]
-    pub fn for_list(name: &str) -> Self {
-        Self::new(all(name))
-    }
-
-    /// A matcher for one list of one language plus, when given, more phrases.
-    #[must_use]
-    pub fn for_language(language: &str, name: &str) -> Self {
-        Self::new(list(language, name).iter().map(String::as_str))
-    }
-
-    /// Whether the matcher has no phrases.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.phrases.is_empty()
-    }
-
-    /// Every match in `lower` (which must be lower-cased), as the phrase's
-    /// index and its byte range, in order of their end.
-    pub fn find_all<'a>(
-        &'a self,
-        lower: &'a str,
-    ) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
-        self.automaton
-            .iter()
-            .flat_map(move |ac| ac.find_overlapping_iter(lower))
-            .filter_map(move |m| {
-                let id = m.pattern().as_usize();
-                let range = m.range();
-                (self.cjk[id] || whole_words(lower, range.clone())).then_some((id, range))
-            })
-    }
-
-    /// Whether any phrase occurs in `lower`.
-    #[must_use]
-    pub fn is_match(&self, lower: &str) -> bool {
-        self.find_all(lower).next().is_some()
-    }
-
-    /// The first phrase (by position) found in `lower`.
-    #[must_use]
-    pub fn first(&self, lower: &str) -> Option<&str> {
-        self.find_all(lower)
-            .min_by_key(|(_, r)| r.start)
-            .map(|(id, _)| self.phrases[id].as_str())
-    }
-
-    /// How many distinct phrases occur in `lower`.
-    #[must_use]
-    pub fn count_distinct(&self, lower: &str) -> usize {
-        let mut seen: Vec<usize> = self.find_all(lower).map(|(id, _)| id).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.len()
-    }
-
-    /// The phrase with this index.
-    #[must_use]
-    pub fn phrase(&self, id: usize) -> &str {
-        self.phrases.get(id).map_or("", String::as_str)
-    }
-}
-
 /// Finds the phrases of several lists in one pass over a text: one
 /// automaton for every phrase of every list (a phrase in several lists is
-/// one pattern), each match reported with the lists it belongs to. The same
-/// matching rules as [`PhraseMatcher`].
+/// one pattern), each match reported with the lists it belongs to. A phrase
+/// in a Latin script matches whole words only (`art` is not found in
+/// `start`), a phrase with CJK characters anywhere (CJK text has no spaces
+/// between words).
 #[derive(Debug, Clone)]
 pub struct ListsMatcher {
     automaton: Option<AhoCorasick>,
@@ -218,22 +122,29 @@ pub struct ListHit<'a> {
 }
 
 impl ListsMatcher {
-    /// A matcher for the named lists, each over every language.
+    /// A matcher for the named lists of `lang/`, each over every language.
     #[must_use]
     pub fn new(names: &[&str]) -> Self {
-        let mut phrases: Vec<&'static str> = Vec::new();
-        let mut lists: Vec<Vec<usize>> = Vec::new();
-        for (index, name) in names.iter().enumerate() {
-            for phrase in all(name) {
+        let lists: Vec<Vec<&str>> = names.iter().map(|name| all(name)).collect();
+        Self::from_lists(&lists)
+    }
+
+    /// A matcher for these lists of (lower-case) phrases.
+    #[must_use]
+    pub fn from_lists(lists: &[Vec<&str>]) -> Self {
+        let mut phrases: Vec<&str> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for (index, list) in lists.iter().enumerate() {
+            for phrase in list.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
                 match phrases.iter().position(|p| *p == phrase) {
                     Some(at) => {
-                        if !lists[at].contains(&index) {
-                            lists[at].push(index);
+                        if !owners[at].contains(&index) {
+                            owners[at].push(index);
                         }
                     }
                     None => {
                         phrases.push(phrase);
-                        lists.push(vec![index]);
+                        owners.push(vec![index]);
                     }
                 }
             }
@@ -246,9 +157,15 @@ impl ListsMatcher {
         let cjk = phrases.iter().map(|p| p.chars().any(is_cjk)).collect();
         Self {
             automaton,
-            lists,
+            lists: owners,
             cjk,
         }
+    }
+
+    /// Whether any phrase occurs in `lower`.
+    #[must_use]
+    pub fn is_match(&self, lower: &str) -> bool {
+        !self.scan(lower).is_empty()
     }
 
     /// Every phrase in `lower` (which must be lower-cased), in order of its
@@ -269,6 +186,17 @@ impl ListsMatcher {
             })
             .collect()
     }
+}
+
+/// Whether `phrase` occurs in `text` as whole words (both lower-cased), the
+/// way [`ListsMatcher`] matches a Latin-script phrase: for a single phrase,
+/// without building an automaton.
+#[must_use]
+pub fn contains_words(text: &str, phrase: &str) -> bool {
+    !phrase.is_empty()
+        && text
+            .match_indices(phrase)
+            .any(|(at, _)| whole_words(text, at..at + phrase.len()))
 }
 
 /// Whether `range` of `text` starts and ends at word boundaries. A phrase
@@ -310,15 +238,30 @@ mod tests {
 
     #[test]
     fn latin_phrases_match_whole_words_and_cjk_anywhere() {
-        let m = PhraseMatcher::new(["art", "thank you", "点赞"]);
+        let m = ListsMatcher::from_lists(&[vec!["art", "thank you", "点赞"]]);
+        let text = |t: &'static str, h: &ListHit<'_>| &t[h.range.clone()];
         assert!(!m.is_match("a good start"));
         assert!(m.is_match("the art of it"));
         assert!(m.is_match("well, thank you!"));
         assert!(!m.is_match("thank yourself"));
         assert!(m.is_match("请不吝点赞订阅"));
-        assert_eq!(m.first("thank you for the art"), Some("thank you"));
-        assert_eq!(m.count_distinct("art art thank you"), 2);
-        assert!(PhraseMatcher::new(["%"]).is_match("grew 40% a year"));
+        let first = m.scan("thank you for the art");
+        let earliest = first.iter().min_by_key(|h| h.range.start);
+        assert_eq!(
+            earliest.map(|h| text("thank you for the art", h)),
+            Some("thank you")
+        );
+        let mut distinct: Vec<&str> = m
+            .scan("art art thank you")
+            .iter()
+            .map(|h| text("art art thank you", h))
+            .collect();
+        distinct.dedup();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 2);
+        assert!(ListsMatcher::from_lists(&[vec!["%"]]).is_match("grew 40% a year"));
+        assert!(contains_words("the art of it", "art") && !contains_words("a start", "art"));
     }
 
     #[test]
@@ -331,6 +274,6 @@ mod tests {
         );
         assert!(hits.iter().any(|h| h.lists == [1]));
         assert!(m.scan("nothing here").is_empty());
-        assert!(PhraseMatcher::new([]).first("anything").is_none());
+        assert!(ListsMatcher::from_lists(&[]).scan("anything").is_empty());
     }
 }

@@ -233,23 +233,55 @@ pub fn normalize_whitespace(text: &str) -> String {
 /// two CJK characters (a rough equivalent for length limits).
 #[must_use]
 pub fn word_count(text: &str) -> usize {
-    let mut words = 0;
-    let mut cjk: usize = 0;
-    let mut in_word = false;
-    for c in text.chars() {
+    let mut counter = WordCounter::default();
+    text.chars().for_each(|c| counter.push(c));
+    counter.count()
+}
+
+/// Whether `text` has more than `limit` words as [`word_count`] counts them,
+/// stopping as soon as it knows (for length limits on long texts).
+#[must_use]
+pub fn word_count_exceeds(text: &str, limit: usize) -> bool {
+    let mut counter = WordCounter::default();
+    text.chars().any(|c| {
+        counter.push(c);
+        counter.count() > limit
+    })
+}
+
+/// [`word_count`], one character at a time.
+#[derive(Debug, Default)]
+struct WordCounter {
+    words: usize,
+    cjk: usize,
+    in_word: bool,
+}
+
+impl WordCounter {
+    fn push(&mut self, c: char) {
         if is_cjk(c) {
-            cjk += 1;
-            in_word = false;
+            self.cjk += 1;
+            self.in_word = false;
         } else if c.is_alphanumeric() {
-            if !in_word {
-                words += 1;
+            if !self.in_word {
+                self.words += 1;
             }
-            in_word = true;
-        } else if !(in_word && matches!(c, '\'' | '’' | '-')) {
-            in_word = false;
+            self.in_word = true;
+        } else if !(self.in_word && matches!(c, '\'' | '’' | '-')) {
+            self.in_word = false;
         }
     }
-    words + cjk.div_ceil(2)
+
+    fn count(&self) -> usize {
+        self.words + self.cjk.div_ceil(2)
+    }
+}
+
+/// CJK characters and CJK punctuation (`，`, `。`, `「`): text written without
+/// spaces, so that two pieces of it join without one.
+#[must_use]
+pub fn is_cjk_text(c: char) -> bool {
+    is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
 }
 
 /// Words too common to say anything about a sentence's topic, plus spoken
@@ -591,6 +623,7 @@ mod tests {
     fn word_count_counts_latin_words_and_cjk_pairs() {
         assert_eq!(word_count("Don't stop-believing, 3.5 times"), 5);
         assert_eq!(word_count("数据显示增长"), 3);
+        assert!(word_count_exceeds("数据显示增长", 2) && !word_count_exceeds("数据显示增长", 3));
     }
 
     #[test]

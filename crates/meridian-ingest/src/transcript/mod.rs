@@ -365,8 +365,19 @@ pub(crate) fn prefixes_are_speakers<'a>(starts: impl Iterator<Item = &'a str>) -
     false
 }
 
-/// Collapses whitespace runs to single spaces and trims.
+/// Collapses whitespace runs to single spaces and trims. Text that already
+/// is so (most of what the parsers see) is only copied.
 pub(crate) fn collapse(s: &str) -> String {
+    let clean = !s.starts_with(char::is_whitespace)
+        && !s.ends_with(char::is_whitespace)
+        && !s
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
+        && !s.contains(['\n', '\t', '\r', '\u{a0}', '\u{3000}']);
+    if clean {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {

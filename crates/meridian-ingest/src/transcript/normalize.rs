@@ -39,8 +39,10 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 
 use meridian_core::Segment;
-use meridian_core::lang::{self, PhraseMatcher};
-use meridian_core::text::{self, is_cjk, word_count};
+use meridian_core::lang::{self, ListsMatcher};
+use meridian_core::text::{self, is_cjk, is_cjk_text, word_count, word_count_exceeds};
+
+use super::collapse;
 
 /// A sentence longer than this many words (two CJK characters count one) is
 /// a run-on and is cut.
@@ -69,8 +71,7 @@ const MAX_ANNOTATION_BYTES: usize = 120;
 /// Share of a segment's letters that a hallucination must cover to drop it.
 const HALLUCINATION_SHARE: f64 = 0.6;
 
-static NON_SPEECH: LazyLock<PhraseMatcher> =
-    LazyLock::new(|| PhraseMatcher::for_list("non_speech"));
+static NON_SPEECH: LazyLock<ListsMatcher> = LazyLock::new(|| ListsMatcher::new(&["non_speech"]));
 
 /// Hallucinations in their folded form (see [`fold`]), all in one automaton.
 static HALLUCINATIONS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
@@ -164,8 +165,9 @@ fn is_non_speech_label(s: &str) -> bool {
         .to_lowercase();
     !lower.is_empty()
         && NON_SPEECH
-            .find_all(&lower)
-            .any(|(_, r)| r.start == 0 && r.end == lower.len())
+            .scan(&lower)
+            .iter()
+            .any(|h| h.range.start == 0 && h.range.end == lower.len())
 }
 
 /// An inline speaker tag at the start of `text`: `【说话人1】`,
@@ -331,10 +333,11 @@ fn is_annotation(inner: &str) -> bool {
     }
     let lower = inner.to_lowercase();
     NON_SPEECH
-        .find_all(&lower)
-        .filter(|(_, r)| r.start == 0)
-        .any(|(_, r)| {
-            let words: Vec<&str> = lower[r.end..]
+        .scan(&lower)
+        .iter()
+        .filter(|h| h.range.start == 0)
+        .any(|h| {
+            let words: Vec<&str> = lower[h.range.end..]
                 .split(|c: char| c.is_whitespace() || c == ',')
                 .filter(|w| !w.is_empty())
                 .filter(|w| !w.chars().all(|c| c.is_ascii_digit() || ":.".contains(c)))
@@ -733,7 +736,7 @@ fn cut_run_on(turn: &Turn<'_>, range: Range<usize>) -> Vec<Range<usize>> {
     let Some(sentence) = text.get(range.clone()) else {
         return Vec::new();
     };
-    if sentence.len() <= 2 * MAX_WORDS || !more_words_than(sentence, MAX_WORDS) {
+    if sentence.len() <= 2 * MAX_WORDS || !word_count_exceeds(sentence, MAX_WORDS) {
         return vec![range];
     }
     let mut pieces = Vec::new();
@@ -756,29 +759,6 @@ fn cut_run_on(turn: &Turn<'_>, range: Range<usize>) -> Vec<Range<usize>> {
         .map(|r| trim_range(text, r))
         .filter(|r| !r.is_empty())
         .collect()
-}
-
-/// Whether `text` has more than `limit` words as [`word_count`] counts them,
-/// stopping as soon as it knows.
-fn more_words_than(text: &str, limit: usize) -> bool {
-    let (mut words, mut cjk, mut in_word) = (0_usize, 0_usize, false);
-    for c in text.chars() {
-        if is_cjk(c) {
-            cjk += 1;
-            in_word = false;
-        } else if c.is_alphanumeric() {
-            if !in_word {
-                words += 1;
-            }
-            in_word = true;
-        } else if !(in_word && matches!(c, '\'' | '’' | '-')) {
-            in_word = false;
-        }
-        if words + cjk.div_ceil(2) > limit {
-            return true;
-        }
-    }
-    false
 }
 
 /// Where to cut a run-on that starts at `begin`: the candidate closest to
@@ -843,12 +823,6 @@ fn best_cut(turn: &Turn<'_>, begin: usize, end: usize) -> usize {
         .unwrap_or(end)
 }
 
-/// CJK characters and CJK punctuation (`，`, `。`, `「`): text written without
-/// spaces, so that two segments of it join without one.
-fn is_cjk_text(c: char) -> bool {
-    is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
-}
-
 /// The range without surrounding whitespace, and without clause marks (and
 /// CJK sentence marks) at its start: a cut next to a comma leaves one there.
 fn trim_range(text: &str, range: Range<usize>) -> Range<usize> {
@@ -862,23 +836,6 @@ fn trim_range(text: &str, range: Range<usize>) -> Range<usize> {
     });
     let start = range.start + (slice.len() - start_trimmed.len());
     start..start + start_trimmed.trim_end().len()
-}
-
-/// Whitespace runs to single spaces, trimmed; text that already is so (as
-/// the parsers leave it) is only copied.
-fn collapse(s: &str) -> String {
-    let clean = !s.starts_with(char::is_whitespace)
-        && !s.ends_with(char::is_whitespace)
-        && !s
-            .as_bytes()
-            .windows(2)
-            .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
-        && !s.contains(['\n', '\t', '\r', '\u{a0}', '\u{3000}']);
-    if clean {
-        s.to_owned()
-    } else {
-        super::collapse(s)
-    }
 }
 
 #[cfg(test)]
@@ -1088,8 +1045,12 @@ mod tests {
             "",
         ] {
             let n = word_count(text);
-            assert!(!more_words_than(text, n), "{text}");
-            assert_eq!(more_words_than(text, n.saturating_sub(1)), n > 0, "{text}");
+            assert!(!word_count_exceeds(text, n), "{text}");
+            assert_eq!(
+                word_count_exceeds(text, n.saturating_sub(1)),
+                n > 0,
+                "{text}"
+            );
         }
     }
 

@@ -270,12 +270,7 @@ impl Cues {
 
     /// Whether the sentence names `name` (a sponsor) as a word.
     pub fn mentions(&self, name: &str) -> bool {
-        let is_word = |c: char| c.is_alphanumeric() || c == '\'';
-        self.lower.match_indices(name).any(|(at, _)| {
-            let before = self.lower[..at].chars().next_back();
-            let after = self.lower[at + name.len()..].chars().next();
-            before.is_none_or(|c| !is_word(c)) && after.is_none_or(|c| !is_word(c))
-        })
+        lang::contains_words(&self.lower, name)
     }
 }
 

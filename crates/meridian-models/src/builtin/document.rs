@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use meridian_core::Transcript;
-use meridian_core::text::{self, is_cjk, word_count};
+use meridian_core::text::{self, is_cjk_text, word_count, word_count_exceeds};
 
 /// A sentence longer than this (in [`word_count`] words) is a run-on: a
 /// transcript without punctuation, or song lyrics. It is cut into pieces.
@@ -138,12 +138,6 @@ impl Document {
     }
 }
 
-/// CJK characters and CJK punctuation (`，`, `。`, `「`): text written without
-/// spaces, so that two segments of it join without one.
-fn is_cjk_text(c: char) -> bool {
-    is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
-}
-
 #[expect(
     clippy::cast_precision_loss,
     reason = "transcripts are far below 2^52 bytes"
@@ -202,7 +196,8 @@ fn split_run_on(text: &str, range: Range<usize>, segment_offsets: &[usize]) -> V
     };
     // A word takes at least two bytes with its separator: short sentences
     // need no counting.
-    if sentence.len() <= 2 * MAX_SENTENCE_WORDS || word_count(sentence) <= MAX_SENTENCE_WORDS {
+    if sentence.len() <= 2 * MAX_SENTENCE_WORDS || !word_count_exceeds(sentence, MAX_SENTENCE_WORDS)
+    {
         return vec![range];
     }
     let first = segment_offsets.partition_point(|&o| o <= range.start);
