@@ -14,7 +14,7 @@
 //!   vectors over those tokens, 0 (nothing shared) to 1 (same tokens, same
 //!   proportions).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -284,9 +284,16 @@ pub fn is_cjk_text(c: char) -> bool {
     is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
 }
 
+/// A hash set for words: a fast hasher with a fixed seed (the texts are the
+/// service's own input, hashed to look words up, never to defend a table
+/// that an attacker fills), so runs are repeatable.
+pub type WordSet<T> = HashSet<T, foldhash::fast::FixedState>;
+/// A hash map keyed by words, with the hasher of [`WordSet`].
+pub type WordMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 /// Words too common to say anything about a sentence's topic, plus spoken
 /// fillers: the `stopwords` lists of every language in `lang/`.
-static STOPWORDS: LazyLock<HashSet<&'static str>> =
+static STOPWORDS: LazyLock<WordSet<&'static str>> =
     LazyLock::new(|| crate::lang::all("stopwords").into_iter().collect());
 
 fn is_stopword(word: &str) -> bool {
@@ -303,6 +310,14 @@ fn is_stopword(word: &str) -> bool {
 #[must_use]
 pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    for_each_token(text, |token| out.push(token.to_owned()));
+    out
+}
+
+/// Calls `f` with each of [`tokens`]' tokens in turn, without allocating one
+/// string per token: for callers that count or intern them.
+pub fn for_each_token(text: &str, mut f: impl FnMut(&str)) {
+    let out = &mut f;
     let mut word = String::new();
     let mut run: Vec<char> = Vec::new();
     let mut chars = text.chars().peekable();
@@ -310,10 +325,10 @@ pub fn tokens(text: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         let next = chars.peek().copied();
         if is_cjk(c) {
-            flush_word(&mut word, &mut out);
+            flush_word(&mut word, out);
             run.push(c);
         } else {
-            flush_cjk(&mut run, &mut out);
+            flush_cjk(&mut run, out);
             if c.is_ascii_alphanumeric() {
                 word.push(c.to_ascii_lowercase());
             } else if c.is_alphanumeric() {
@@ -329,17 +344,16 @@ pub fn tokens(text: &str) -> Vec<String> {
             {
                 word.push('.');
             } else {
-                flush_word(&mut word, &mut out);
+                flush_word(&mut word, out);
             }
         }
         prev = Some(c);
     }
-    flush_word(&mut word, &mut out);
-    flush_cjk(&mut run, &mut out);
-    out
+    flush_word(&mut word, out);
+    flush_cjk(&mut run, out);
 }
 
-fn flush_word(word: &mut String, out: &mut Vec<String>) {
+fn flush_word(word: &mut String, out: &mut impl FnMut(&str)) {
     if word.is_empty() {
         return;
     }
@@ -362,15 +376,24 @@ fn flush_word(word: &mut String, out: &mut Vec<String>) {
     if plural {
         word.pop();
     }
-    out.push(word.clone());
+    out(word);
     word.clear();
 }
 
-fn flush_cjk(run: &mut Vec<char>, out: &mut Vec<String>) {
+fn flush_cjk(run: &mut Vec<char>, out: &mut impl FnMut(&str)) {
+    let mut buf = [0_u8; 8];
     match run.len() {
         0 => {}
-        1 => out.push(run.iter().collect()),
-        _ => out.extend(run.windows(2).map(|pair| pair.iter().collect::<String>())),
+        1 => out(run[0].encode_utf8(&mut buf)),
+        _ => {
+            for pair in run.windows(2) {
+                let first = pair[0].len_utf8();
+                pair[0].encode_utf8(&mut buf);
+                let second = pair[1].encode_utf8(&mut buf[first..]).len();
+                // Both halves were written from chars: valid UTF-8.
+                out(std::str::from_utf8(&buf[..first + second]).unwrap_or_default());
+            }
+        }
     }
     run.clear();
 }

@@ -92,7 +92,7 @@ mod document;
 
 use std::ops::Range;
 
-use meridian_core::text::{TermVector, normalize_whitespace, tokens};
+use meridian_core::text::{TermVector, WordMap, for_each_token, normalize_whitespace};
 use meridian_core::{Insight, Transcript};
 
 use self::cues::Cues;
@@ -194,10 +194,11 @@ pub fn extract(transcript: &Transcript, options: &BuiltinOptions) -> Vec<Insight
         return Vec::new();
     }
     let doc = Document::new(transcript);
-    let tokens: Vec<Vec<String>> = doc
+    let mut vocabulary = Vocabulary::default();
+    let tokens: Vec<Vec<usize>> = doc
         .sentences
         .iter()
-        .map(|s| tokens(doc.slice(s.range.clone())))
+        .map(|s| vocabulary.ids(doc.slice(s.range.clone())))
         .collect();
     let cues: Vec<Cues> = doc
         .sentences
@@ -208,7 +209,7 @@ pub fn extract(transcript: &Transcript, options: &BuiltinOptions) -> Vec<Insight
     let mut dropped: Vec<bool> = cues.iter().map(Cues::is_noise).collect();
     drop_ad_spans(&doc.sentences, &cues, &mut dropped);
     drop_intro_and_outro(&doc.sentences, &cues, options.edge_fraction, &mut dropped);
-    let vectors = Vectors::new(tokens, &dropped);
+    let vectors = Vectors::new(tokens, vocabulary.len(), &dropped);
     let blocks = topical_blocks(&vectors, &dropped);
     let centrality = vectors.centrality(&blocks, &dropped);
     let voices = Voices::new(&doc.sentences, &cues);
@@ -282,6 +283,37 @@ fn drop_intro_and_outro(
     }
 }
 
+/// Term ids of the episode's tokens, in first-seen order. The map is only
+/// looked up, never iterated, so its order cannot leak into the result; a
+/// token is copied once, when it is first seen.
+#[derive(Default)]
+struct Vocabulary {
+    ids: WordMap<String, usize>,
+}
+
+impl Vocabulary {
+    /// The term ids of `text`'s tokens ([`meridian_core::text::tokens`]).
+    fn ids(&mut self, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        for_each_token(text, |token| {
+            let id = match self.ids.get(token) {
+                Some(&id) => id,
+                None => {
+                    let id = self.ids.len();
+                    self.ids.insert(token.to_owned(), id);
+                    id
+                }
+            };
+            out.push(id);
+        });
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
 /// The sentences' TF-IDF vectors (sparse, sorted by term id) over the kept
 /// sentences' vocabulary.
 struct Vectors {
@@ -290,21 +322,12 @@ struct Vectors {
 }
 
 impl Vectors {
-    fn new(tokens: Vec<Vec<String>>, dropped: &[bool]) -> Self {
-        // Term ids in first-seen order; the map is only looked up, never
-        // iterated, so its order cannot leak into the result.
-        let mut vocabulary: std::collections::HashMap<String, usize> =
-            std::collections::HashMap::new();
+    /// `tokens`: each sentence's term ids (from a [`Vocabulary`] of `terms`
+    /// terms).
+    fn new(tokens: Vec<Vec<usize>>, terms: usize, dropped: &[bool]) -> Self {
         let counts: Vec<Vec<(usize, f64)>> = tokens
             .into_iter()
-            .map(|sentence| {
-                let mut ids: Vec<usize> = sentence
-                    .into_iter()
-                    .map(|t| {
-                        let next = vocabulary.len();
-                        *vocabulary.entry(t).or_insert(next)
-                    })
-                    .collect();
+            .map(|mut ids| {
                 ids.sort_unstable();
                 let mut counts: Vec<(usize, f64)> = Vec::new();
                 for id in ids {
@@ -316,7 +339,7 @@ impl Vectors {
                 counts
             })
             .collect();
-        let mut document_frequency = vec![0.0_f64; vocabulary.len()];
+        let mut document_frequency = vec![0.0_f64; terms];
         let mut kept = 0.0_f64;
         for (vector, _) in counts.iter().zip(dropped).filter(|(_, d)| !**d) {
             kept += 1.0;

@@ -20,11 +20,10 @@
 //! with it needs its predecessor instead), and a number counts only with its
 //! unit or comparison (`claim_quantity`).
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use meridian_core::lang::{self, ListHit, ListsMatcher};
-use meridian_core::text::{is_cjk, word_count};
+use meridian_core::text::{WordSet, is_cjk, word_count};
 
 /// Fewest words a sentence needs to carry a claim.
 pub(super) const MIN_WORDS: usize = 6;
@@ -80,8 +79,8 @@ struct Lists {
     families: usize,
     question_ending: Vec<&'static str>,
     /// Single words.
-    filler: HashSet<&'static str>,
-    lead_in: HashSet<&'static str>,
+    filler: WordSet<&'static str>,
+    lead_in: WordSet<&'static str>,
 }
 
 static LISTS: LazyLock<Lists> = LazyLock::new(|| {
