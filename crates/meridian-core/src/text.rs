@@ -234,7 +234,7 @@ pub fn normalize_whitespace(text: &str) -> String {
 #[must_use]
 pub fn word_count(text: &str) -> usize {
     let mut counter = WordCounter::default();
-    text.chars().for_each(|c| counter.push(c));
+    counter.push_until(text, usize::MAX);
     counter.count()
 }
 
@@ -243,10 +243,7 @@ pub fn word_count(text: &str) -> usize {
 #[must_use]
 pub fn word_count_exceeds(text: &str, limit: usize) -> bool {
     let mut counter = WordCounter::default();
-    text.chars().any(|c| {
-        counter.push(c);
-        counter.count() > limit
-    })
+    counter.push_until(text, limit)
 }
 
 /// [`word_count`], one character at a time.
@@ -258,6 +255,40 @@ struct WordCounter {
 }
 
 impl WordCounter {
+    /// Counts `text`, stopping (and returning `true`) once the count exceeds
+    /// `limit`. ASCII, most of the text in most languages, is read a byte at
+    /// a time without decoding characters.
+    fn push_until(&mut self, text: &str, limit: usize) -> bool {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while let Some(&b) = bytes.get(at) {
+            if b.is_ascii() {
+                if b.is_ascii_alphanumeric() {
+                    if !self.in_word {
+                        self.words += 1;
+                        if self.count() > limit {
+                            return true;
+                        }
+                    }
+                    self.in_word = true;
+                } else if !(self.in_word && matches!(b, b'\'' | b'-')) {
+                    self.in_word = false;
+                }
+                at += 1;
+            } else {
+                let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                    break;
+                };
+                self.push(c);
+                if self.count() > limit {
+                    return true;
+                }
+                at += c.len_utf8();
+            }
+        }
+        false
+    }
+
     fn push(&mut self, c: char) {
         if is_cjk(c) {
             self.cjk += 1;
@@ -647,6 +678,12 @@ mod tests {
         assert_eq!(word_count("Don't stop-believing, 3.5 times"), 5);
         assert_eq!(word_count("数据显示增长"), 3);
         assert!(word_count_exceeds("数据显示增长", 2) && !word_count_exceeds("数据显示增长", 3));
+        // Mixed scripts: ASCII read byte by byte, the rest as characters.
+        let mixed = "Über 20 Prozent — 数据显示 l'été’s café-au-lait AI模型";
+        assert_eq!(word_count(mixed), 9);
+        for limit in 0..12 {
+            assert_eq!(word_count_exceeds(mixed, limit), limit < 9, "limit {limit}");
+        }
     }
 
     #[test]
