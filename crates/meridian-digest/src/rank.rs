@@ -150,7 +150,8 @@ impl RankOptions {
 pub struct LeftOut {
     /// Insights of episodes in a language the region's readers do not read.
     pub insights_other_language: u64,
-    /// Those insights' episodes.
+    /// Those insights' episodes. A daily run also counts here the episodes
+    /// it did not summarise because of their language.
     pub episodes_other_language: u64,
     /// Insights too similar to one sent recently.
     pub insights_already_sent: u64,

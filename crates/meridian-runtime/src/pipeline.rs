@@ -88,11 +88,12 @@ pub struct RunReport {
     pub model_notes: Vec<(String, String)>,
     /// Feed failures: (url, kind, message).
     pub feed_errors: Vec<(String, String, String)>,
-    /// Candidates the digest ranking left out, by reason: insights (and
-    /// their episodes) in a language the region's readers do not read
-    /// (`digest.languages`), insights too close to one sent recently, and
-    /// insights below the quality floor. Zero when the day's digest was
-    /// made by an earlier run.
+    /// What the digest left out, by reason: episodes in a language the
+    /// region's readers do not read (`digest.languages`; the run does not
+    /// summarise them, so they have no insights, except episodes summarised
+    /// before), insights too close to one sent recently, and insights below
+    /// the quality floor. The ranking's counts are zero when the day's
+    /// digest was made by an earlier run.
     #[serde(default)]
     pub digest_left_out: LeftOut,
     /// The digest (made now or earlier the same day).
@@ -179,6 +180,47 @@ fn newest(episodes: &[EpisodeMeta], n: usize) -> HashSet<usize> {
             .then(a.cmp(&b))
     });
     idx.into_iter().take(n).collect()
+}
+
+/// Characters of transcript text read to identify its language.
+const LANGUAGE_SAMPLE_BYTES: usize = 16_000;
+
+/// The language a transcript is in: what its text says when the text is
+/// clear ([`meridian_core::lang::identify`], read from a third of the way in,
+/// past intros and ad reads), else `declared`. A declared language whose
+/// text is in none of the languages Meridian has resources for, while the
+/// declared one has them, is wrong: the result is `und` (undetermined), so a
+/// region that lists its readers' languages leaves the episode out instead
+/// of mailing, say, a Spanish episode whose feed says `en`.
+fn text_language(transcript: &Transcript, declared: Option<&str>) -> Option<String> {
+    use meridian_core::lang::{self, Identified};
+    let from = transcript.segments.len() / 3;
+    let mut sample = String::new();
+    for segment in transcript.segments[from..]
+        .iter()
+        .chain(&transcript.segments[..from])
+    {
+        if sample.len() >= LANGUAGE_SAMPLE_BYTES {
+            break;
+        }
+        sample.push_str(&segment.text);
+        sample.push(' ');
+    }
+    let declared_primary = declared.map(lang::primary);
+    match lang::identify(&sample) {
+        Identified::Language(code) if declared_primary.as_deref() == Some(code) => {
+            declared.map(str::to_owned)
+        }
+        Identified::Language(code) => Some(code.to_owned()),
+        Identified::Unknown
+            if declared_primary
+                .as_deref()
+                .is_some_and(|d| lang::languages().contains(&d)) =>
+        {
+            Some("und".to_owned())
+        }
+        Identified::Unknown | Identified::Undecided => declared.map(str::to_owned),
+    }
 }
 
 impl Region {
@@ -485,8 +527,43 @@ impl Region {
                 }
             }
         };
+        // An episode in a language the region's readers do not read would be
+        // left out of the digest anyway: it is not summarised, so no model
+        // (and no model provider) sees it.
+        let language = transcript
+            .language
+            .as_deref()
+            .or(ep.meta.language.as_deref())
+            .filter(|l| !l.trim().is_empty());
+        if let Some(language) = language
+            && !self.reads_language(language)
+        {
+            store
+                .set_episode_status(
+                    ep.id,
+                    EpisodeStatus::Archived,
+                    Some(&format!(
+                        "not summarised: in `{language}`, not one of the region's digest languages ({})",
+                        self.config().digest.languages.join(", ")
+                    )),
+                )
+                .await?;
+            report.digest_left_out.episodes_other_language += 1;
+            return Ok(());
+        }
         self.extract_episode(&ep, &transcript, &hash, cpu, report)
             .await
+    }
+
+    /// Whether the region's readers read `language` (`[digest] languages`,
+    /// by primary subtag; an empty list reads every language).
+    fn reads_language(&self, language: &str) -> bool {
+        let languages = &self.config().digest.languages;
+        let primary = meridian_core::lang::primary(language);
+        languages.is_empty()
+            || languages
+                .iter()
+                .any(|l| meridian_core::lang::primary(l) == primary)
     }
 
     /// The episode's best `podcast:transcript`, else speech-to-text of its
@@ -527,10 +604,24 @@ impl Region {
                 t
             });
         }
-        let transcript = match transcript {
+        let mut transcript = match transcript {
             Some(t) => t,
             None => meridian_ingest::show_notes_transcript(&ep.meta),
         };
+        let declared = transcript
+            .language
+            .clone()
+            .or_else(|| ep.meta.language.clone());
+        transcript.language = text_language(&transcript, declared.as_deref());
+        if transcript.language != declared {
+            tracing::info!(
+                region = %self.config().id,
+                episode = %ep.meta.guid,
+                declared = declared.as_deref().unwrap_or("nothing"),
+                text = transcript.language.as_deref().unwrap_or("und"),
+                "The transcript's text is not in the language its source declares; going by the text"
+            );
+        }
         if transcript.segments.is_empty() {
             store
                 .set_episode_status(
@@ -664,13 +755,13 @@ impl Region {
         for ep in store.digest_candidates(since).await? {
             let key = ep.episode_id.to_string();
             owner.insert(key.clone(), ep.episode_id);
-            // The episode's own language, else its feed's (ingest fills that
-            // in), else what its transcript declares.
+            // The language the transcript's text is in (`text_language`: what
+            // the text says when it is clear, else what the transcript or the
+            // episode declares), else the episode's own, else its feed's.
             let language = ep
-                .meta
-                .language
+                .transcript_language
                 .clone()
-                .or_else(|| ep.transcript_language.clone())
+                .or_else(|| ep.meta.language.clone())
                 .filter(|l| !l.trim().is_empty());
             for insight in ep.insights {
                 candidates.push(Candidate {
@@ -697,7 +788,8 @@ impl Region {
                 ..RankOptions::new(now)
             },
         );
-        report.digest_left_out = ranking.left_out;
+        // Added to the episodes left out before they were summarised.
+        report.digest_left_out.absorb(ranking.left_out);
         let short_of_strong_insights = ranking.short_of_strong_insights;
         let picks = ranking.items;
         if picks.is_empty() {
@@ -822,6 +914,11 @@ pub(crate) fn stage_lines(
                     "{} insights of {} episodes in languages the region does not read",
                     left.insights_other_language, left.episodes_other_language
                 ));
+            } else if left.episodes_other_language > 0 {
+                parts.push(format!(
+                    "{} episodes in languages the region does not read (not summarised)",
+                    left.episodes_other_language
+                ));
             }
             if left.insights_already_sent > 0 {
                 parts.push(format!("{} already sent", left.insights_already_sent));
@@ -864,6 +961,57 @@ mod tests {
         DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+
+    fn spoken(lines: &[&str]) -> Transcript {
+        Transcript {
+            source: TranscriptSource::ShowNotes,
+            language: None,
+            segments: lines
+                .iter()
+                .map(|text| meridian_core::Segment {
+                    start: None,
+                    end: None,
+                    speaker: None,
+                    text: (*text).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_transcripts_language_is_what_its_text_says_when_the_text_is_clear() {
+        let spanish = spoken(
+            &["Bueno, hoy vamos a hablar de cómo funciona el mercado de la vivienda en España.";
+                30],
+        );
+        let english = spoken(
+            &["The reason we moved the whole build to one machine is that the cache was \
+             never warm on the others."; 30],
+        );
+        let german = spoken(
+            &["Ich glaube, dass das eigentlich gar nicht so schwer ist, wenn man sich das \
+             vorher überlegt."; 30],
+        );
+        // Declared wrong, in a language with resources: undetermined, so a
+        // region reading English leaves the episode out.
+        assert_eq!(
+            text_language(&spanish, Some("en-US")).as_deref(),
+            Some("und")
+        );
+        // Declared in a language without resources: nothing to say against it.
+        assert_eq!(text_language(&spanish, Some("es")).as_deref(), Some("es"));
+        assert_eq!(text_language(&spanish, None), None);
+        // The text's own language wins; a matching declaration keeps its region.
+        assert_eq!(text_language(&german, Some("en")).as_deref(), Some("de"));
+        assert_eq!(
+            text_language(&english, Some("en-GB")).as_deref(),
+            Some("en-GB")
+        );
+        assert_eq!(text_language(&english, None).as_deref(), Some("en"));
+        // Too little text: the declaration stands.
+        let short = spoken(&["Hola a todos."]);
+        assert_eq!(text_language(&short, Some("en")).as_deref(), Some("en"));
     }
 
     #[test]
@@ -935,6 +1083,19 @@ mod tests {
                  3 below the quality floor"
             )
         );
+        report.digest_left_out = LeftOut {
+            insights_other_language: 0,
+            episodes_other_language: 4,
+            insights_already_sent: 0,
+            insights_below_floor: 0,
+        };
+        let lines = stage_lines(meridian_store::RunStage::Digest, &report, &[]);
+        assert_eq!(
+            lines.get(1).map(String::as_str),
+            Some(
+                "left out of the digest: 4 episodes in languages the region does not read (not summarised)"
+            )
+        );
         // Parts written before the field existed still read.
         let old: RunReport = serde_json::from_str(r#"{"date":null,"feeds":{},"transcripts":{},"insights":{},"model_notes":[],"feed_errors":[],"digest":null,"digest_reused":false,"delivery":{},"transport":""}"#)
             .unwrap();
@@ -942,7 +1103,7 @@ mod tests {
         let mut sum = RunReport::default();
         sum.absorb(report.clone());
         sum.absorb(report);
-        assert_eq!(sum.digest_left_out.insights_other_language, 14);
+        assert_eq!(sum.digest_left_out.episodes_other_language, 8);
     }
 
     #[test]
