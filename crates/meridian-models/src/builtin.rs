@@ -200,12 +200,17 @@ pub fn extract(transcript: &Transcript, options: &BuiltinOptions) -> Vec<Insight
         .iter()
         .map(|s| vocabulary.ids(doc.slice(s.range.clone())))
         .collect();
-    let cues: Vec<Cues> = doc
+    let mut cues: Vec<Cues> = doc
         .sentences
         .iter()
         .zip(&tokens)
         .map(|(s, t)| Cues::of(doc.slice(s.range.clone()), t.len()))
         .collect();
+    let nouns_capitalised =
+        cues::capitalises_nouns(doc.sentences.iter().map(|s| doc.slice(s.range.clone())));
+    for (c, s) in cues.iter_mut().zip(&doc.sentences) {
+        c.specifics = cues::specifics(doc.slice(s.range.clone()), nouns_capitalised);
+    }
     let mut dropped: Vec<bool> = cues.iter().map(Cues::is_noise).collect();
     drop_ad_spans(&doc.sentences, &cues, &mut dropped);
     drop_intro_and_outro(&doc.sentences, &cues, options.edge_fraction, &mut dropped);
@@ -592,6 +597,8 @@ struct Signals {
     speaker_share: f64,
 }
 
+/// Weight of specific terms (names, acronyms): two or more count fully.
+const SPECIFIC_WEIGHT: f64 = 0.10;
 /// Words of a turn from which it counts as a full explanation.
 const EXPLANATION_WORDS: f64 = 100.0;
 /// Share of the episode's words from which a speaker counts as a main voice.
@@ -599,8 +606,10 @@ const MAIN_VOICE_SHARE: f64 = 0.5;
 
 /// A sentence's score, 0–1, on a scale shared by every episode:
 /// `0.30 × claim + 0.20 × centrality + 0.20 × explanation + 0.20 × voice +
-/// 0.10 × length`, where claim is the number of distinct claim families shown
-/// (capped at 3) over 3; explanation is the length of the speaker's turn
+/// 0.10 × length + 0.10 × specific`, where claim is the number of distinct
+/// claim families shown (capped at 3) over 3; specific counts names,
+/// acronyms and similar specific terms (two or more count fully: an editor
+/// wants the concrete, "Sequoia's fellowship", not "a VC firm"); explanation is the length of the speaker's turn
 /// (insights come in answers that run on, not in back-and-forth; 100 words or
 /// more count fully); voice is the speaker's share of the episode's words
 /// (the guest who talks most, not the host who asks; half or more counts
@@ -635,7 +644,10 @@ fn score(cues: &Cues, signals: Signals) -> f64 {
     };
     let explanation = (turn / EXPLANATION_WORDS).min(1.0);
     let voice = (signals.speaker_share / MAIN_VOICE_SHARE).min(1.0);
-    let mut total = 0.30 * (claims / 3.0)
+    #[expect(clippy::cast_precision_loss, reason = "small counts")]
+    let specific = (cues.specifics.min(2) as f64) / 2.0;
+    let mut total = SPECIFIC_WEIGHT * specific
+        + 0.30 * (claims / 3.0)
         + 0.20 * signals.centrality
         + 0.20 * explanation
         + 0.20 * voice

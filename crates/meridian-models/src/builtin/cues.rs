@@ -152,6 +152,9 @@ pub(super) struct Cues {
     pub continues: bool,
     /// Opens in a way that needs the previous sentence ("that means…").
     pub needs_context: bool,
+    /// Names and other specific terms (see [`specifics`]); set by the
+    /// engine, which knows whether the episode capitalises its nouns.
+    pub specifics: usize,
     /// Length in [`word_count`] words.
     pub length: usize,
     /// The sentence, lower-cased, with typographic apostrophes made plain.
@@ -257,6 +260,7 @@ impl Cues {
                 .is_some_and(char::is_lowercase),
             continues: opens(List::Continuation),
             needs_context: opens(List::NeedsContext),
+            specifics: 0,
             length,
             lower,
         }
@@ -271,6 +275,64 @@ impl Cues {
     pub fn mentions(&self, name: &str) -> bool {
         lang::contains_words(&self.lower, name)
     }
+}
+
+/// Words of `sentence` split for capital checks: letters, digits and inner
+/// apostrophes.
+fn latin_words(sentence: &str) -> impl Iterator<Item = &str> {
+    sentence
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .filter(|w| !w.is_empty() && !w.chars().any(is_cjk))
+}
+
+fn starts_upper(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Whether the text of these sentences capitalises its nouns (German): a
+/// capital there names nothing. Decided over the whole episode, where a
+/// name-dense sentence cannot tip it: more than one word in eight inside a
+/// sentence starts with a capital (English speech: about one in twenty).
+pub(super) fn capitalises_nouns<'a>(sentences: impl Iterator<Item = &'a str>) -> bool {
+    let (mut inner, mut capitalised) = (0_usize, 0_usize);
+    for sentence in sentences {
+        for word in latin_words(sentence).skip(1) {
+            inner += 1;
+            if starts_upper(word) {
+                capitalised += 1;
+            }
+        }
+    }
+    inner >= 30 && capitalised * 8 > inner
+}
+
+/// Counts the distinct specific terms of `sentence`: acronyms and words with
+/// two capitals (`GitHub`), words mixing letters and digits (`MP3s`), Latin
+/// words inside CJK text (`AI`), and — unless the episode capitalises its
+/// nouns ([`capitalises_nouns`]) — capitalised words inside the sentence
+/// (names: `Jenkins`), not counting `I`.
+pub(super) fn specifics(sentence: &str, nouns_capitalised: bool) -> usize {
+    let cjk = sentence.chars().any(is_cjk);
+    let mut seen: Vec<&str> = Vec::new();
+    for (index, word) in latin_words(sentence).enumerate() {
+        let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+        let digits = word.chars().filter(char::is_ascii_digit).count();
+        let capitals = word.chars().filter(|c| c.is_uppercase()).count();
+        let specific = (letters > 0 && digits > 0)
+            || capitals >= 2
+            || (cjk && letters >= 2)
+            || (!cjk
+                && !nouns_capitalised
+                && index > 0
+                && starts_upper(word)
+                && letters >= 2
+                && !word.starts_with("I'")
+                && !word.starts_with("I’"));
+        if specific && !seen.contains(&word) {
+            seen.push(word);
+        }
+    }
+    seen.len()
 }
 
 /// Byte ranges of the words (letters and digits, inner apostrophes) of a
@@ -407,6 +469,33 @@ mod tests {
 
     fn cues(sentence: &str) -> Cues {
         Cues::of(sentence, tokens(sentence).len())
+    }
+
+    #[test]
+    fn names_acronyms_and_latin_terms_in_cjk_are_specific_but_german_nouns_are_not() {
+        let english = [
+            "We moved the whole build from Jenkins to GitHub Actions last year.",
+            "I think it is the best thing we did, and I'd do it again.",
+            "The cache was never warm on the other machines, so every build started cold.",
+            "That cost us about twenty minutes a build, which adds up over a week of work.",
+        ];
+        let german = [
+            "Die Band hat den Vertrag mit dem Label nie wirklich gelesen.",
+            "Die Band zahlt bei DistroKid im Jahr 25 Dollar für MP3s.",
+            "Das ist eigentlich der Punkt, an dem die meisten Musiker ihr Geld verlieren.",
+            "Wer den Vertrag liest, sieht sofort, wie klein der Anteil am Streaming ist.",
+        ];
+        assert!(!capitalises_nouns(english.iter().copied()));
+        assert!(capitalises_nouns(german.iter().copied()));
+        assert_eq!(specifics(english[0], false), 3, "Jenkins, GitHub, Actions");
+        assert_eq!(specifics(english[1], false), 0, "I, I'd");
+        assert_eq!(
+            specifics(german[0], true),
+            0,
+            "capitalised nouns name nothing"
+        );
+        assert_eq!(specifics(german[1], true), 2, "DistroKid, MP3s");
+        assert_eq!(specifics("我觉得 AI 和 PVP 游戏其实是一回事。", false), 2);
     }
 
     #[test]
