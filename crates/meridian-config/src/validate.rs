@@ -1028,7 +1028,7 @@ mod tests {
             provider: "builtin".into(),
             ..ModelEntry::default()
         }];
-        raw.mail.from = "Meridian <digest@zz.example>".into();
+        raw.mail.from = "Meridian <digest@zz.example.com>".into();
         raw.mail.ai_label = "AI-generated.".into();
         raw
     }
@@ -1139,7 +1139,7 @@ mod tests {
             (
                 "",
                 "",
-                "unsubscribe+x@zz.example",
+                "unsubscribe+x@zz.example.com",
                 "mail.unsubscribe_mailbox",
             ),
             ("", "", "not an address", "mail.unsubscribe_mailbox"),
