@@ -41,9 +41,17 @@ fn shipped_copy(root: &Path, edit: impl Fn(&str, String) -> String) -> PathBuf {
 }
 
 /// Runs `meridian --config-dir C --data-dir D ARGS` with `env`.
-fn meridian_in(config: &Path, data: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+fn meridian_in(
+    config: &Path,
+    data: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String, String) {
     let mut cmd = meridian();
-    cmd.arg("--config-dir").arg(config).arg("--data-dir").arg(data);
+    cmd.arg("--config-dir")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -67,13 +75,21 @@ fn a_run_over_a_local_file_that_is_not_a_feed_quotes_nothing_of_it() {
     std::fs::write(&not_a_feed, "<rss version=\"2.0\"><SECRETTAG/></rss>").unwrap();
     for file in [&secret, &not_a_feed] {
         let url = format!("file://{}", file.display());
-        let (code, out, err) =
-            meridian_in(&config, &data, &[], &["feeds", "add", "--region", "us", &url]);
+        let (code, out, err) = meridian_in(
+            &config,
+            &data,
+            &[],
+            &["feeds", "add", "--region", "us", &url],
+        );
         assert_eq!(code, 0, "the CLI adds local feeds: {out}{err}");
     }
 
-    let (code, out, err) =
-        meridian_in(&config, &data, &[], &["run", "--region", "us", "--date", "2026-11-28"]);
+    let (code, out, err) = meridian_in(
+        &config,
+        &data,
+        &[],
+        &["run", "--region", "us", "--date", "2026-11-28"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     for url in [&secret, &not_a_feed].map(|f| format!("file://{}", f.display())) {
         let line = out
@@ -83,7 +99,12 @@ fn a_run_over_a_local_file_that_is_not_a_feed_quotes_nothing_of_it() {
         assert!(line.contains("failed (not_a_feed)"), "{line}");
     }
     let mut texts = vec![out, err];
-    let (_, feeds, _) = meridian_in(&config, &data, &[], &["feeds", "list", "--region", "us", "--json"]);
+    let (_, feeds, _) = meridian_in(
+        &config,
+        &data,
+        &[],
+        &["feeds", "list", "--region", "us", "--json"],
+    );
     texts.push(feeds);
     for entry in std::fs::read_dir(&data).unwrap() {
         let path = entry.unwrap().path();
@@ -94,7 +115,11 @@ fn a_run_over_a_local_file_that_is_not_a_feed_quotes_nothing_of_it() {
     }
     for text in &texts {
         for word in ["SECRETHASH", "SECRETTAG", "daemon:"] {
-            assert!(!text.contains(word), "`{word}` leaked: {}", &text[..text.len().min(2000)]);
+            assert!(
+                !text.contains(word),
+                "`{word}` leaked: {}",
+                &text[..text.len().min(2000)]
+            );
         }
     }
 }
@@ -106,13 +131,20 @@ fn inspect_feed_fails_on_a_root_that_is_not_a_feed_and_names_unsupported_schemes
     std::fs::write(&no_channel, "<rss version=\"2.0\"><foo/></rss>").unwrap();
     let (code, _, err) = run(meridian().args(["inspect", "feed"]).arg(&no_channel));
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("no-channel.xml") && err.contains("not a feed"), "{err}");
+    assert!(
+        err.contains("no-channel.xml") && err.contains("not a feed"),
+        "{err}"
+    );
 
     let (code, _, err) = run(meridian().args(["inspect", "feed", "gopher://example.com/1/feed"]));
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("scheme `gopher`"), "{err}");
-    assert!(!err.contains("No such file"), "not a missing local file: {err}");
-    let (code, _, err) = run(meridian().args(["inspect", "transcript", "gopher://example.com/t.vtt"]));
+    assert!(
+        !err.contains("No such file"),
+        "not a missing local file: {err}"
+    );
+    let (code, _, err) =
+        run(meridian().args(["inspect", "transcript", "gopher://example.com/t.vtt"]));
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("scheme `gopher`"), "{err}");
 }
@@ -128,7 +160,10 @@ fn refused_before_anything(config: &Path, env: &[(&str, &str)], args: &[&str], w
         err.lines().any(|l| words.iter().all(|w| l.contains(w))),
         "{args:?}: a line with {words:?} in:\n{err}"
     );
-    assert!(!data.exists(), "{args:?}: nothing created before the refusal");
+    assert!(
+        !data.exists(),
+        "{args:?}: nothing created before the refusal"
+    );
 }
 
 #[test]
@@ -157,12 +192,19 @@ fn starting_a_region_applies_every_config_check_rule_first() {
         );
     }
     // PostgreSQL without the link-signing secret.
-    let env = [("MERIDIAN_US__STORAGE__URL", "postgres://postgres@127.0.0.1:5432/meridian_unused")];
+    let env = [(
+        "MERIDIAN_US__STORAGE__URL",
+        "postgres://postgres@127.0.0.1:5432/meridian_unused",
+    )];
     refused_before_anything(
         &config,
         &env,
         &["config", "check"],
-        &["server.token_secret_env", "MERIDIAN_US__SERVER__TOKEN_SECRET", "PostgreSQL"],
+        &[
+            "server.token_secret_env",
+            "MERIDIAN_US__SERVER__TOKEN_SECRET",
+            "PostgreSQL",
+        ],
     );
     for args in starts {
         let args = with_region(args, "us");
@@ -171,12 +213,18 @@ fn starting_a_region_applies_every_config_check_rule_first() {
             &config,
             &env,
             &args,
-            &["server.token_secret_env", "MERIDIAN_US__SERVER__TOKEN_SECRET"],
+            &[
+                "server.token_secret_env",
+                "MERIDIAN_US__SERVER__TOKEN_SECRET",
+            ],
         );
     }
     // An SMTP relay the egress list does not name, and a plain-SMTP one.
     for (relay, why) in [
-        ("smtps://relay.mail.example.com", "not listed in `egress.allow`"),
+        (
+            "smtps://relay.mail.example.com",
+            "not listed in `egress.allow`",
+        ),
         ("smtp://relay.mail.example.com", "plain SMTP"),
     ] {
         let env = [("MERIDIAN_US__MAIL__SMTP_URL", relay)];
@@ -222,7 +270,17 @@ fn a_region_that_breaks_its_own_policies_is_refused_naming_its_file() {
         &["run", "--region", "cn", "--date", "2026-11-28"][..],
         &["worker", "--region", "cn", "--until-idle"][..],
     ] {
-        refused_before_anything(&config, &[], args, &["cn.toml", "models.insight[0]", "denied"]);
+        refused_before_anything(
+            &config,
+            &[],
+            args,
+            &["cn.toml", "models.insight[0]", "denied"],
+        );
     }
-    refused_before_anything(&config, &[], &["demo"], &["cn.toml", "models.insight[0]", "denied"]);
+    refused_before_anything(
+        &config,
+        &[],
+        &["demo"],
+        &["cn.toml", "models.insight[0]", "denied"],
+    );
 }

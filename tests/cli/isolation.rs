@@ -31,7 +31,13 @@ fn every_command_refuses_another_regions_database() {
         ],
         &["subscribers", "list", "--region", "cn"],
         &["subscribers", "add", "--region", "cn", "li@cn.example.com"],
-        &["subscribers", "erase", "--region", "cn", "ada@us.example.com"],
+        &[
+            "subscribers",
+            "erase",
+            "--region",
+            "cn",
+            "ada@us.example.com",
+        ],
         &["maintain", "--region", "cn"],
         &["run", "--region", "cn"],
     ];

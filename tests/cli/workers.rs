@@ -370,7 +370,11 @@ async fn a_run_killed_at_any_point_ends_with_exactly_one_email_per_subscriber() 
     let data = tempfile::tempdir().unwrap();
     // Delivered in this order; the second one's first message hangs at the
     // relay, so the third kill lands mid-delivery, after the first was sent.
-    let readers = ["ada@us.example.com", "stall-bea@us.example.com", "cy@us.example.com"];
+    let readers = [
+        "ada@us.example.com",
+        "stall-bea@us.example.com",
+        "cy@us.example.com",
+    ];
     let regions = write_region(config.path(), &server, &smtp, &readers);
     let url = format!("sqlite://{}/us.db", data.path().display());
     let store = open_store(&url).await;

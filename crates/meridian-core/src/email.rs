@@ -175,7 +175,12 @@ mod tests {
         assert_eq!(e.as_str(), "Ada@example.com");
         assert_eq!(e.domain(), "example.com");
         assert!(SubscriberEmail::parse("李@例子.中国").is_ok());
-        for ok in ["a@example.com", "a@example.net", "a@example.org", "a@mail.test.org"] {
+        for ok in [
+            "a@example.com",
+            "a@example.net",
+            "a@example.org",
+            "a@mail.test.org",
+        ] {
             assert!(SubscriberEmail::parse(ok).is_ok(), "{ok}");
         }
     }

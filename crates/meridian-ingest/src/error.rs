@@ -176,10 +176,7 @@ impl IngestError {
         const NOT_SHOWN: &str = "the file's content is not shown";
         match self {
             Self::Unparseable {
-                doc,
-                subject,
-                line,
-                ..
+                doc, subject, line, ..
             } => {
                 let problem = match line {
                     Some(l) => format!("not well-formed at line {l} ({NOT_SHOWN})"),

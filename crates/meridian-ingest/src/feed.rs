@@ -1599,7 +1599,10 @@ mod tests {
              <guid>1</guid><description>{notes}</description></item></channel></rss>"
         );
         let (bytes, _, _) = encoding_rs::KOI8_R.encode(&xml);
-        assert!(std::str::from_utf8(&bytes).is_err(), "KOI8-R bytes, not UTF-8");
+        assert!(
+            std::str::from_utf8(&bytes).is_err(),
+            "KOI8-R bytes, not UTF-8"
+        );
         let f = parse_feed(&bytes, &url()).unwrap();
         assert_eq!(f.title, title);
         assert_eq!(f.episodes[0].title, "Выпуск первый");
@@ -1621,7 +1624,12 @@ mod tests {
             assert_eq!(e.kind(), "not_a_feed", "{doc}: {e}");
             assert!(e.to_string().contains("no `<channel>`"), "{e}");
         }
-        assert!(parse(r#"<rss version="2.0"><channel/></rss>"#).unwrap().episodes.is_empty());
+        assert!(
+            parse(r#"<rss version="2.0"><channel/></rss>"#)
+                .unwrap()
+                .episodes
+                .is_empty()
+        );
         assert!(parse(r#"<feed xmlns="http://www.w3.org/2005/Atom"/>"#).is_ok());
     }
 

@@ -161,7 +161,9 @@ mod tests {
         assert_eq!(segs[0].text, "Hidden words here.");
         let opml = "<opml version=\"2.0\"><body><outline title=\"S\u{202e}how\" xmlUrl=\"https://a.example/f\"/></body></opml>";
         assert_eq!(
-            parse_opml(opml.as_bytes(), "in.opml").unwrap()[0].title.as_deref(),
+            parse_opml(opml.as_bytes(), "in.opml").unwrap()[0]
+                .title
+                .as_deref(),
             Some("Show")
         );
     }

@@ -82,8 +82,7 @@ fn utf8_or_guess(bytes: &[u8]) -> Cow<'_, str> {
 /// neither UTF-8 nor ISO-2022-JP as an answer); windows-1252 when nothing
 /// fits better.
 fn guess_legacy(bytes: &[u8]) -> &'static Encoding {
-    let mut detector =
-        chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(bytes, true);
     detector.guess(None, chardetng::Utf8Detection::Deny)
 }

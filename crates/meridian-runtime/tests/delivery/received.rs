@@ -31,7 +31,8 @@ fn escaped(text: &str) -> String {
 async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker() {
     let h = Harness::start(5).await;
     let ada = h.add_confirmed("ada@dx.example.com", None).await;
-    h.add_confirmed("li.lei@dx.example.com", Some("zh-CN")).await;
+    h.add_confirmed("li.lei@dx.example.com", Some("zh-CN"))
+        .await;
     let digest = h.store_digest().await;
 
     let counts = h.region.deliver_digest(h.date).await.unwrap();
@@ -52,7 +53,10 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
         token.starts_with(&format!("u.{ada}.")),
         "the subscriber's own link: {token}"
     );
-    assert_eq!(targets[1], format!("mailto:unsubscribe+{token}@dx.example.com"));
+    assert_eq!(
+        targets[1],
+        format!("mailto:unsubscribe+{token}@dx.example.com")
+    );
     assert_eq!(
         mail.header("List-Unsubscribe-Post"),
         Some("List-Unsubscribe=One-Click")
@@ -168,7 +172,9 @@ async fn an_unsubscribed_address_gets_nothing_more() {
     let grace = h
         .region
         .store()
-        .subscriber_by_email(&meridian_core::SubscriberEmail::parse("grace@dx.example.com").unwrap())
+        .subscriber_by_email(
+            &meridian_core::SubscriberEmail::parse("grace@dx.example.com").unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();

@@ -144,7 +144,11 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     let counts = t.region.deliver_digest(next_day).await.unwrap();
     assert_eq!(counts.get("sent"), 0, "{counts:?}");
     assert_eq!(
-        t.smtp.as_ref().unwrap().messages_to("ada@fx.example.com").len(),
+        t.smtp
+            .as_ref()
+            .unwrap()
+            .messages_to("ada@fx.example.com")
+            .len(),
         2
     );
 
@@ -215,9 +219,13 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
         (new.status, &new.body),
         "the same page"
     );
-    let known = http::post_json(addr, "/api/v1/subscribe", r#"{"email":"known@fx.example.com"}"#)
-        .await
-        .unwrap();
+    let known = http::post_json(
+        addr,
+        "/api/v1/subscribe",
+        r#"{"email":"known@fx.example.com"}"#,
+    )
+    .await
+    .unwrap();
     let new = http::post_json(
         addr,
         "/api/v1/subscribe",

@@ -37,7 +37,11 @@ async fn the_api_refuses_local_file_feeds_with_a_json_error() {
         }
     };
 
-    for url in ["file:///etc/shadow", "FILE:///etc/passwd", "file://localhost/etc/hosts"] {
+    for url in [
+        "file:///etc/shadow",
+        "FILE:///etc/passwd",
+        "file://localhost/etc/hosts",
+    ] {
         let r = post(
             "/api/v1/feeds",
             "application/json",
@@ -80,6 +84,10 @@ async fn the_api_refuses_local_file_feeds_with_a_json_error() {
         .into_iter()
         .map(|f| f.url)
         .collect();
-    assert_eq!(stored, ["https://pod.example/fine.xml"], "no file feed stored");
+    assert_eq!(
+        stored,
+        ["https://pod.example/fine.xml"],
+        "no file feed stored"
+    );
     served.stop().await.unwrap();
 }
