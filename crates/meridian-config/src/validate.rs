@@ -449,7 +449,8 @@ impl RegionConfig {
                         c.push("mail.smtp_url", "carries a password; name an environment variable in `mail.password_env` instead");
                     }
                     let host = u.host_str().unwrap_or_default().to_owned();
-                    let loopback = is_loopback_host(&u);
+                    // `smtp:` is not a special scheme: its host is never parsed as an IP.
+                    let loopback = is_loopback_name(&host);
                     if host.is_empty() {
                         c.push("mail.smtp_url", "names no relay host");
                     } else if !loopback && !names_host(&egress.allow, &host) {
@@ -752,6 +753,18 @@ impl RegionConfig {
             });
         }
         problems
+    }
+}
+
+/// Whether a host name or address (`127.0.0.1`, `[::1]`, `localhost`) is on loopback.
+fn is_loopback_name(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    match h.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = h.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
     }
 }
 

@@ -634,27 +634,27 @@ async fn the_subscribe_form_needs_its_csrf_token_and_cookie() {
     for (case, body, cookie) in [
         (
             "no token, no cookie",
-            "email=a%40fx.example".to_owned(),
+            "email=a%40fx.example.com".to_owned(),
             None,
         ),
         (
             "token without its cookie",
-            format!("email=a%40fx.example&csrf={token}"),
+            format!("email=a%40fx.example.com&csrf={token}"),
             None,
         ),
         (
             "cookie without the token",
-            "email=a%40fx.example".to_owned(),
+            "email=a%40fx.example.com".to_owned(),
             Some(cookie.clone()),
         ),
         (
             "another page's token",
-            format!("email=a%40fx.example&csrf={other_token}"),
+            format!("email=a%40fx.example.com&csrf={other_token}"),
             Some(cookie.clone()),
         ),
         (
             "forged",
-            "email=a%40fx.example&csrf=9999999999.00.00".to_owned(),
+            "email=a%40fx.example.com&csrf=9999999999.00.00".to_owned(),
             Some("meridian_csrf=9999999999.00.00".to_owned()),
         ),
     ] {
@@ -682,7 +682,7 @@ async fn the_subscribe_form_needs_its_csrf_token_and_cookie() {
         "nothing stored"
     );
 
-    let body = format!("email=a%40fx.example&csrf={token}");
+    let body = format!("email=a%40fx.example.com&csrf={token}");
     let ok = http::request(
         addr,
         "POST",

@@ -39,7 +39,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     );
 
     // Subscribing answers at once; the confirmation email follows.
-    let sent = post_subscribe_form(addr, "email=ada%40fx.example")
+    let sent = post_subscribe_form(addr, "email=ada%40fx.example.com")
         .await
         .unwrap();
     assert_eq!(sent.status, 200, "{}", sent.body);
@@ -208,10 +208,10 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
         .await
         .unwrap();
 
-    let known = post_subscribe_form(addr, "email=known%40fx.example")
+    let known = post_subscribe_form(addr, "email=known%40fx.example.com")
         .await
         .unwrap();
-    let new = post_subscribe_form(addr, "email=new%40fx.example")
+    let new = post_subscribe_form(addr, "email=new%40fx.example.com")
         .await
         .unwrap();
     assert_eq!(
@@ -261,7 +261,7 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
     );
 
     // Sending the form again at once queues no second email.
-    let again = post_subscribe_form(addr, "email=new%40fx.example")
+    let again = post_subscribe_form(addr, "email=new%40fx.example.com")
         .await
         .unwrap();
     assert_eq!(again.status, 200);
