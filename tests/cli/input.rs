@@ -284,3 +284,44 @@ fn a_region_that_breaks_its_own_policies_is_refused_naming_its_file() {
         &["cn.toml", "models.insight[0]", "denied"],
     );
 }
+
+#[test]
+fn subscribers_add_refuses_hidden_characters_and_domains_that_receive_no_mail() {
+    let root = tempfile::tempdir().unwrap();
+    let config = shipped_copy(root.path(), |_, t| t);
+    let data = root.path().join("data");
+    for bad in [
+        "ev\u{202e}lin@example.org",
+        "eve\u{200b}@example.org",
+        "root@localhost",
+        "a@example",
+        "a@mail.test",
+        "a@host.invalid",
+    ] {
+        let (code, out, err) = meridian_in(
+            &config,
+            &data,
+            &[],
+            &["subscribers", "add", "--region", "us", bad],
+        );
+        assert_eq!(code, 4, "{bad:?} is refused: {out}{err}");
+        assert!(err.contains("is invalid"), "{bad:?}: {err}");
+    }
+    let (code, _, err) = meridian_in(
+        &config,
+        &data,
+        &[],
+        &["subscribers", "add", "--region", "us", "ada@example.org"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, list, _) = meridian_in(
+        &config,
+        &data,
+        &[],
+        &["subscribers", "list", "--region", "us"],
+    );
+    assert!(
+        list.contains("ada@example.org") && list.contains("1 subscriber(s)"),
+        "{list}"
+    );
+}
