@@ -198,6 +198,10 @@ fn an_smtp_relay_gets_its_rule_and_its_password_from_a_secret() {
             "smtp_url = \"\"",
             "smtp_url = \"smtps://digest%40us.example.com@smtp.us.example.com\"\npassword_env = \"US_SMTP_PASSWORD\"",
         )
+        .replace(
+            "allow = [\"api.openai.com\", \"*\"]",
+            "allow = [\"api.openai.com\", \"smtp.us.example.com:465\", \"*\"]",
+        )
     });
     let (code, out, err) = deploy_values(dir.path(), "us", &[]);
     assert_eq!(code, 0, "{err}");

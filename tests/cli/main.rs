@@ -10,6 +10,7 @@
 mod audit;
 mod config;
 mod deploy;
+mod input;
 mod inspect;
 mod isolation;
 mod policy;

@@ -85,7 +85,7 @@ allow = ["{addr}"]
 
 [mail]
 smtp_url = "{smtp}"
-from = "Meridian Digest <digest@us.example>"
+from = "Meridian Digest <digest@us.example.com>"
 ai_label = "AI-generated."
 max_per_second = 50
 retry_delay_ms = 10
@@ -164,11 +164,11 @@ async fn four_workers_on_postgres_share_a_run_without_doing_anything_twice() {
     let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let readers = [
-        "ada@us.example",
-        "bea@us.example",
-        "cy@us.example",
-        "dan@us.example",
-        "eve@us.example",
+        "ada@us.example.com",
+        "bea@us.example.com",
+        "cy@us.example.com",
+        "dan@us.example.com",
+        "eve@us.example.com",
     ];
     let regions = write_region(config.path(), &server, &smtp, &readers);
 
@@ -370,7 +370,11 @@ async fn a_run_killed_at_any_point_ends_with_exactly_one_email_per_subscriber() 
     let data = tempfile::tempdir().unwrap();
     // Delivered in this order; the second one's first message hangs at the
     // relay, so the third kill lands mid-delivery, after the first was sent.
-    let readers = ["ada@us.example", "stall-bea@us.example", "cy@us.example"];
+    let readers = [
+        "ada@us.example.com",
+        "stall-bea@us.example.com",
+        "cy@us.example.com",
+    ];
     let regions = write_region(config.path(), &server, &smtp, &readers);
     let url = format!("sqlite://{}/us.db", data.path().display());
     let store = open_store(&url).await;
@@ -398,11 +402,11 @@ async fn a_run_killed_at_any_point_ends_with_exactly_one_email_per_subscriber() 
     // 3. Delivery: the first email sent, the second one hanging at the relay.
     let smtp_ref = &smtp;
     run_and_kill(c, d, &store, "mid-delivery", async |_| {
-        smtp_ref.stalled("stall-bea@us.example")
+        smtp_ref.stalled("stall-bea@us.example.com")
     })
     .await;
-    assert_eq!(smtp.messages_to("ada@us.example").len(), 1);
-    assert!(smtp.messages_to("stall-bea@us.example").is_empty());
+    assert_eq!(smtp.messages_to("ada@us.example.com").len(), 1);
+    assert!(smtp.messages_to("stall-bea@us.example.com").is_empty());
 
     // 4. Run again to the end: it takes the killed runs' jobs over (their
     // leases run out) and finishes the same run.
@@ -445,7 +449,7 @@ async fn a_worker_stops_on_sigterm_after_the_jobs_in_hand() {
     let smtp = SmtpServer::start();
     let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let regions = write_region(config.path(), &server, &smtp, &["ada@us.example"]);
+    let regions = write_region(config.path(), &server, &smtp, &["ada@us.example.com"]);
     let (c, d) = (regions, data.path().to_owned());
     let (code, out) = tokio::task::spawn_blocking(move || {
         let mut child = meridian_in(&c, &d, None)

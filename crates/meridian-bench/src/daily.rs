@@ -170,14 +170,14 @@ allow = [{}]
 allow_private = false
 
 [mail]
-from = "Meridian <digest@bench.example>"
+from = "Meridian <digest@bench.example.com>"
 ai_label = "AI-generated: benchmark."
 
 [feeds]
 opml = "bench.opml"
 
 [subscribers]
-seed = ["reader@bench.example"]
+seed = ["reader@bench.example.com"]
 "#,
         allow.join(", ")
     );

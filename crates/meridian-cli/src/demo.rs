@@ -163,8 +163,20 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         );
     }
     let loaded = meridian_config::load_all(&cli.config_dir, &cli.data_dir);
-    if !loaded.problems.is_empty() {
+    // Every rule of `config check`, policies included, before anything is created.
+    let mut policy_problems: Vec<String> = Vec::new();
+    for r in &loaded.regions {
+        for p in crate::commands::policy::policy_problems(cli, r) {
+            if !policy_problems.contains(&p) {
+                policy_problems.push(p);
+            }
+        }
+    }
+    if !loaded.problems.is_empty() || !policy_problems.is_empty() {
         for p in &loaded.problems {
+            eprintln!("FAIL {p}");
+        }
+        for p in &policy_problems {
             eprintln!("FAIL {p}");
         }
         eprintln!("the demo does not start regions whose configuration fails its checks");

@@ -139,7 +139,7 @@ pub struct MailSection {
     pub smtp_url: String,
     /// Environment variable holding the SMTP password.
     pub password_env: String,
-    /// Sender, e.g. `Meridian <digest@us.example>`.
+    /// Sender, e.g. `Meridian <digest@us.example.com>`.
     pub from: String,
     /// Reply-To address (optional).
     pub reply_to: String,
@@ -157,7 +157,7 @@ pub struct MailSection {
     /// milliseconds; it doubles on each further retry (default 2000).
     pub retry_delay_ms: Option<u64>,
     /// A mailbox that processes unsubscribe requests by mail, e.g.
-    /// `unsubscribe@us.example`: emails then name `mailto:unsubscribe+TOKEN@us.example`
+    /// `unsubscribe@us.example.com`: emails then name `mailto:unsubscribe+TOKEN@us.example.com`
     /// in `List-Unsubscribe` beside the one-click URL. Empty: URL only. Whatever
     /// receives that mail must hand the token to `meridian subscribers remove --token`.
     pub unsubscribe_mailbox: String,

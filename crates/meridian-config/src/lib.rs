@@ -168,14 +168,86 @@ pub fn load_region(
                 .collect();
             return Err(ConfigError::Invalid {
                 region: region.to_string(),
-                problems,
+                problems: blame_environment(region, problems),
             });
         }
     };
     RegionConfig::validate(raw, region, &path, data_dir).map_err(|problems| ConfigError::Invalid {
         region: region.to_string(),
-        problems,
+        problems: blame_environment(region, problems),
     })
+}
+
+/// Points each problem whose key an environment variable set
+/// (`MERIDIAN_<ID>__<SECTION>__<KEY>`) at that variable, not at the region
+/// file it overrides: `environment variable MERIDIAN_EU__STORAGE__URL (over
+/// regions/eu.toml)`.
+fn blame_environment(region: &RegionId, problems: Vec<Problem>) -> Vec<Problem> {
+    let prefix = env_prefix(region);
+    let vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, _)| {
+            let k = k.into_string().ok()?;
+            let rest = k.get(prefix.len()..)?;
+            k[..prefix.len()]
+                .eq_ignore_ascii_case(&prefix)
+                .then(|| (rest.to_ascii_lowercase().replace("__", "."), k.clone()))
+        })
+        .collect();
+    problems
+        .into_iter()
+        .map(|mut p| {
+            let key = p.key.to_ascii_lowercase();
+            if let Some((_, var)) = vars.iter().find(|(path, _)| *path == key) {
+                p.file = if p.file.is_empty() || p.file.starts_with("`MERIDIAN") {
+                    format!("environment variable {var}")
+                } else {
+                    format!("environment variable {var} (over {})", p.file)
+                };
+            }
+            p
+        })
+        .collect()
+}
+
+/// [`load_region`] plus the checks that look beyond the region's own files,
+/// as `meridian config check` makes them: no other region of `config_dir`
+/// uses the same database, and the environment holds what the region needs
+/// to start ([`RegionConfig::start_problems`]). Commands that start a region (`run`, `serve`,
+/// `worker`, `demo`) load it with this before they create anything.
+///
+/// # Errors
+/// As [`load_region`]; a shared database is a [`ConfigError::Invalid`] naming
+/// where the region's `storage.url` came from.
+pub fn load_region_to_start(
+    config_dir: &Path,
+    data_dir: &Path,
+    region: &RegionId,
+) -> Result<RegionConfig, ConfigError> {
+    let config = load_region(config_dir, data_dir, region)?;
+    let mut problems = config.start_problems();
+    for other in region_ids(config_dir)?.iter().filter(|id| *id != region) {
+        // Another region's own problems are its own: only its database matters here.
+        if let Ok(o) = load_region(config_dir, data_dir, other)
+            && o.storage_url == config.storage_url
+        {
+            problems.push(Problem {
+                file: config.source.display().to_string(),
+                key: "storage.url".to_owned(),
+                reason: format!(
+                    "region `{}` uses the same database as region `{}`; every region needs its own",
+                    config.id, o.id
+                ),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid {
+            region: region.to_string(),
+            problems: blame_environment(region, problems),
+        })
+    }
 }
 
 /// Every region found in a config directory, loaded.
@@ -233,18 +305,31 @@ pub fn load_all(config_dir: &Path, data_dir: &Path) -> LoadedRegions {
     }
     for id in ids {
         match load_region(config_dir, data_dir, &id) {
-            Ok(cfg) => out.regions.push(cfg),
+            Ok(cfg) => {
+                let start = cfg.start_problems();
+                if start.is_empty() {
+                    out.regions.push(cfg);
+                } else {
+                    out.problems.extend(start);
+                }
+            }
             Err(e) => out.problems.extend(e.problems()),
         }
     }
     for (i, a) in out.regions.iter().enumerate() {
         for b in &out.regions[i + 1..] {
             if a.storage_url == b.storage_url {
-                out.problems.push(Problem {
-                    file: b.source.display().to_string(),
-                    key: "storage.url".to_owned(),
-                    reason: format!("region `{}` uses the same database as region `{}`; every region needs its own", b.id, a.id),
-                });
+                // Named from both sides: either one's `storage.url` may be the mistake.
+                for (one, other) in [(a, b), (b, a)] {
+                    out.problems.extend(blame_environment(
+                        &one.id,
+                        vec![Problem {
+                            file: one.source.display().to_string(),
+                            key: "storage.url".to_owned(),
+                            reason: format!("region `{}` uses the same database as region `{}`; every region needs its own", one.id, other.id),
+                        }],
+                    ));
+                }
             }
         }
     }

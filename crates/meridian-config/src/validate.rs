@@ -448,6 +448,26 @@ impl RegionConfig {
                     if u.password().is_some() {
                         c.push("mail.smtp_url", "carries a password; name an environment variable in `mail.password_env` instead");
                     }
+                    let host = u.host_str().unwrap_or_default().to_owned();
+                    // `smtp:` is not a special scheme: its host is never parsed as an IP.
+                    let loopback = is_loopback_name(&host);
+                    if host.is_empty() {
+                        c.push("mail.smtp_url", "names no relay host");
+                    } else if !loopback && !names_host(&egress.allow, &host) {
+                        // Like model endpoints: `*` stands for feed hosts only; the
+                        // relay gets its own entry (and its own NetworkPolicy rule).
+                        c.push(
+                            "mail.smtp_url",
+                            format!("relay host `{host}` is not listed in `egress.allow`; an SMTP relay must be named explicitly"),
+                        );
+                    }
+                    let starttls = u.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+                    if !host.is_empty() && !loopback && u.scheme() == "smtp" && !starttls {
+                        c.push(
+                            "mail.smtp_url",
+                            format!("plain SMTP is only allowed to loopback hosts; use `smtps://{host}` (implicit TLS) or `smtp://{host}?tls=required` (STARTTLS)"),
+                        );
+                    }
                 }
                 Ok(u) => c.push(
                     "mail.smtp_url",
@@ -714,6 +734,40 @@ fn validate_server(
     }
 }
 
+impl RegionConfig {
+    /// What the process environment lacks to start this region (checked by
+    /// `config check` and before a region starts, not when writing deployment
+    /// files elsewhere): a region on PostgreSQL needs its link-signing secret.
+    #[must_use]
+    pub fn start_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if self.storage_backend == StorageBackend::Postgres && self.server.token_secret.is_none() {
+            problems.push(Problem {
+                file: self.source.display().to_string(),
+                key: "server.token_secret_env".to_owned(),
+                reason: format!(
+                    "environment variable {} is not set; a region on PostgreSQL needs it (at least {MIN_TOKEN_SECRET_LEN} characters), \
+                     so that every replica signs confirm and unsubscribe links with the same secret",
+                    self.server.token_secret_env
+                ),
+            });
+        }
+        problems
+    }
+}
+
+/// Whether a host name or address (`127.0.0.1`, `[::1]`, `localhost`) is on loopback.
+fn is_loopback_name(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    match h.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = h.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+    }
+}
+
 /// `127.0.0.0/8`, `::1` or `localhost` (and `*.localhost`).
 fn is_loopback_host(u: &url::Url) -> bool {
     match u.host() {
@@ -796,6 +850,20 @@ fn check_allow_entry(entry: &str) -> Result<(), String> {
         return Err(format!("`{entry}` is not a host, host:port or `*`"));
     }
     Ok(())
+}
+
+/// Whether an allow entry names `host` (on any port) or a `*.domain` above it;
+/// `*` alone does not count.
+fn names_host(allow: &[String], host: &str) -> bool {
+    allow.iter().any(|entry| {
+        let e = entry.trim();
+        if let Some(suffix) = e.strip_prefix("*.") {
+            return host.ends_with(&format!(".{suffix}"));
+        }
+        e != "*"
+            && url::Url::parse(&format!("http://{e}/"))
+                .is_ok_and(|u| u.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host)))
+    })
 }
 
 /// Whether `url`'s host (and port) is explicitly named by an allow entry (not just `*`).
@@ -1028,7 +1096,7 @@ mod tests {
             provider: "builtin".into(),
             ..ModelEntry::default()
         }];
-        raw.mail.from = "Meridian <digest@zz.example>".into();
+        raw.mail.from = "Meridian <digest@zz.example.com>".into();
         raw.mail.ai_label = "AI-generated.".into();
         raw
     }
@@ -1139,7 +1207,7 @@ mod tests {
             (
                 "",
                 "",
-                "unsubscribe+x@zz.example",
+                "unsubscribe+x@zz.example.com",
                 "mail.unsubscribe_mailbox",
             ),
             ("", "", "not an address", "mail.unsubscribe_mailbox"),

@@ -30,7 +30,7 @@ pub mod telemetry;
 pub mod text;
 mod transcript;
 
-pub use email::{EmailError, SubscriberEmail};
+pub use email::{EmailError, RESERVED_TLDS, SubscriberEmail};
 pub use feed::{
     Enclosure, EpisodeGuid, EpisodeMeta, FeedUrl, FeedUrlError, GuidSource, PodcastFeed,
     TranscriptLink,

@@ -223,6 +223,43 @@ pub fn is_cjk(c: char) -> bool {
     )
 }
 
+/// Whether `c` is a bidi control (U+061C, U+200E, U+200F, U+202A-U+202E,
+/// U+2066-U+2069) or an invisible character (U+200B-U+200D, U+2060-U+2064,
+/// U+FEFF). Such characters reorder or hide what a reader sees (`evil\u{202e}txt.exe`
+/// shows as `evilexe.txt`) while the text compares differently.
+#[must_use]
+pub fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// Removes bidi controls and invisible characters ([`is_invisible_or_bidi`])
+/// from text taken from feeds and transcripts, so that what reaches an email,
+/// a page or a terminal reads in the order it is stored. Borrows when there is
+/// nothing to remove (the common case).
+#[must_use]
+pub fn strip_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_invisible_or_bidi) {
+        std::borrow::Cow::Owned(text.chars().filter(|c| !is_invisible_or_bidi(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// [`strip_invisible`] in place, allocating only when something is removed.
+pub fn strip_invisible_in_place(text: &mut String) {
+    if text.chars().any(is_invisible_or_bidi) {
+        text.retain(|c| !is_invisible_or_bidi(c));
+    }
+}
+
 /// Collapses every run of whitespace to one space and trims the ends.
 #[must_use]
 pub fn normalize_whitespace(text: &str) -> String {
@@ -501,6 +538,19 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bidi_controls_and_invisible_characters_are_stripped() {
+        let hostile = "Show\u{202e}3pm.exe\u{202c} \u{2066}x\u{2069}\u{200b}\u{200d}\u{feff}\u{061c}\u{200e}\u{200f}\u{2060}!";
+        assert_eq!(super::strip_invisible(hostile), "Show3pm.exe x!");
+        let mut s = hostile.to_owned();
+        super::strip_invisible_in_place(&mut s);
+        assert_eq!(s, "Show3pm.exe x!");
+        assert!(matches!(
+            super::strip_invisible("plain 中文 text"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     use super::*;
 
     fn split(text: &str) -> Vec<&str> {

@@ -1097,7 +1097,7 @@ mod tests {
             item_link(&it).as_deref(),
             Some("https://cdn.pod.example/ep1.mp3")
         );
-        for bad in ["javascript:alert(1)", "mailto:a@b.example", "  "] {
+        for bad in ["javascript:alert(1)", "mailto:a@b.example.com", "  "] {
             it.audio_url = Some(bad.to_owned());
             assert_eq!(item_link(&it), None, "{bad}");
         }

@@ -166,6 +166,50 @@ impl IngestError {
         }
     }
 
+    /// The same error without any words quoted from the document: parser
+    /// messages quote the input (the first characters of a text file, a tag
+    /// name, a JSON value), which must not happen for a local file, whose
+    /// error reaches the run's progress, logs and audit. The kind, subject and
+    /// line stay.
+    #[must_use]
+    pub fn without_content(self) -> Self {
+        const NOT_SHOWN: &str = "the file's content is not shown";
+        match self {
+            Self::Unparseable {
+                doc, subject, line, ..
+            } => {
+                let problem = match line {
+                    Some(l) => format!("not well-formed at line {l} ({NOT_SHOWN})"),
+                    None => format!("not well-formed ({NOT_SHOWN})"),
+                };
+                Self::Unparseable {
+                    doc,
+                    subject,
+                    line,
+                    problem,
+                }
+            }
+            Self::WrongDocument { doc, subject, .. } => {
+                let found = match doc {
+                    DocKind::Feed => "not RSS, Atom or JSON Feed",
+                    DocKind::Transcript => "not a transcript format Meridian reads",
+                    DocKind::Opml => "not OPML",
+                };
+                Self::WrongDocument {
+                    doc,
+                    subject,
+                    found: format!("{found} ({NOT_SHOWN})"),
+                }
+            }
+            other @ (Self::Empty { .. }
+            | Self::Encoding { .. }
+            | Self::Fetch { .. }
+            | Self::Io { .. }
+            | Self::BadUrl { .. }
+            | Self::TooLarge { .. }) => other,
+        }
+    }
+
     /// Wraps an egress failure of fetching `subject`.
     #[must_use]
     pub fn fetch(doc: DocKind, subject: &str, e: &meridian_egress::EgressError) -> Self {
@@ -286,6 +330,26 @@ fn one_line(s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_file_errors_quote_nothing_of_the_file() {
+        let url = meridian_core::FeedUrl::parse("file:///etc/shadow").unwrap();
+        for doc in [
+            "root:$6$SECRETHASH:19000:0:99999:7:::\n",
+            "<secretroot>x</secretroot>",
+            "<rss><channel><title>x</SECRETHASH></channel></rss>",
+            "{\"SECRETHASH\": 1}",
+        ] {
+            let plain = crate::parse_feed(doc.as_bytes(), &url).unwrap_err();
+            let redacted = plain.clone().without_content().to_string();
+            assert!(
+                !redacted.contains("SECRETHASH") && !redacted.contains("secretroot"),
+                "{redacted}"
+            );
+            assert!(redacted.contains("file:///etc/shadow"), "{redacted}");
+            assert_eq!(plain.kind(), plain.clone().without_content().kind());
+        }
+    }
 
     #[test]
     fn display_names_the_document_and_the_problem_on_one_line() {

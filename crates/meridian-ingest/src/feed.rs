@@ -114,6 +114,13 @@ pub fn parse_feed(bytes: &[u8], source: &FeedUrl) -> Result<PodcastFeed, IngestE
             )
         }
     })?;
+    if !raw.has_channel {
+        return Err(IngestError::wrong(
+            DocKind::Feed,
+            subject,
+            "an RSS or RDF root element with no `<channel>` or items in it".to_owned(),
+        ));
+    }
     Ok(build(raw, source))
 }
 
@@ -210,6 +217,10 @@ struct RawItem<'a> {
 
 #[derive(Debug, Default)]
 struct RawFeed<'a> {
+    /// Whether the root holds a feed: an RSS `<channel>` (or RSS 1.0 items),
+    /// or the Atom `<feed>` itself. An `<rss>` or RDF root without one is
+    /// some other document, not an empty feed.
+    has_channel: bool,
     title: Option<Text<'a>>,
     link: Option<Text<'a>>,
     description: Option<Text<'a>>,
@@ -489,9 +500,11 @@ impl<'a> Scanner<'a> {
         match parent {
             Ctx::Root => {
                 if core && name == b"channel" {
+                    self.feed.has_channel = true;
                     ctx = Ctx::Channel;
                 } else if core && name == b"item" {
                     // RSS 1.0 (and some 0.9x) put items beside the channel.
+                    self.feed.has_channel = true;
                     self.feed.items.push(RawItem::default());
                     ctx = Ctx::Item;
                 }
@@ -664,6 +677,7 @@ impl<'a> Scanner<'a> {
             }
         };
         self.format = Some(format);
+        self.feed.has_channel = format == Format::Atom;
         if empty {
             self.complete = true;
             return Ok(());
@@ -1574,6 +1588,49 @@ mod tests {
                 .kind(),
             "not_a_feed"
         );
+    }
+
+    #[test]
+    fn an_undeclared_koi8_r_feed_reads_as_cyrillic() {
+        let title = "Новости науки";
+        let notes = "Сегодня мы говорим о том, как устроены большие языковые модели и почему они ошибаются.";
+        let xml = format!(
+            "<rss version=\"2.0\"><channel><title>{title}</title><item><title>Выпуск первый</title>\
+             <guid>1</guid><description>{notes}</description></item></channel></rss>"
+        );
+        let (bytes, _, _) = encoding_rs::KOI8_R.encode(&xml);
+        assert!(
+            std::str::from_utf8(&bytes).is_err(),
+            "KOI8-R bytes, not UTF-8"
+        );
+        let f = parse_feed(&bytes, &url()).unwrap();
+        assert_eq!(f.title, title);
+        assert_eq!(f.episodes[0].title, "Выпуск первый");
+        assert_eq!(f.episodes[0].description, notes);
+        // Declared encodings are still obeyed.
+        let declared = format!("<?xml version=\"1.0\" encoding=\"koi8-r\"?>{xml}");
+        let (bytes, _, _) = encoding_rs::KOI8_R.encode(&declared);
+        assert_eq!(parse_feed(&bytes, &url()).unwrap().title, title);
+    }
+
+    #[test]
+    fn a_root_without_a_channel_is_not_a_feed() {
+        for doc in [
+            r#"<rss version="2.0"><foo/></rss>"#,
+            r#"<rss version="2.0"/>"#,
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF>"#,
+        ] {
+            let e = parse(doc).unwrap_err();
+            assert_eq!(e.kind(), "not_a_feed", "{doc}: {e}");
+            assert!(e.to_string().contains("no `<channel>`"), "{e}");
+        }
+        assert!(
+            parse(r#"<rss version="2.0"><channel/></rss>"#)
+                .unwrap()
+                .episodes
+                .is_empty()
+        );
+        assert!(parse(r#"<feed xmlns="http://www.w3.org/2005/Atom"/>"#).is_ok());
     }
 
     #[test]

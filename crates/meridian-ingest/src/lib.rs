@@ -37,7 +37,7 @@ mod transcript;
 mod xmlns;
 
 pub use error::{DocKind, IngestError};
-pub use feed::{MAX_FEED_BYTES, parse_feed};
+pub use feed::MAX_FEED_BYTES;
 pub use fetch::{FeedFetch, FetchedFeed, fetch_feed, fetch_transcript};
 pub use html::html_to_text;
 pub use opml::{MAX_OPML_BYTES, OpmlOutline, parse_opml, write_opml};
@@ -45,6 +45,46 @@ pub use transcript::{
     MAX_TRANSCRIPT_BYTES, normalize_segments, parse_transcript, pick_transcript,
     show_notes_transcript, sniff_transcript_format,
 };
+
+/// Parses an RSS, Atom or JSON Feed document into a podcast and its
+/// episodes; see the feed module for the rules. Every text of the result
+/// (titles, descriptions, author, people, transcript languages) comes without
+/// bidi controls and invisible characters
+/// ([`strip_invisible`](meridian_core::text::strip_invisible)), so that what an
+/// email, a page or a terminal shows reads in the order it is stored.
+///
+/// # Errors
+/// [`IngestError`] naming `source`: `unparseable` for XML that is not
+/// well-formed (with its line), `not_a_feed` for an HTML page, OPML or other
+/// document, `empty`, `encoding` for binary data, `too_large` over
+/// [`MAX_FEED_BYTES`].
+pub fn parse_feed(
+    bytes: &[u8],
+    source: &meridian_core::FeedUrl,
+) -> Result<meridian_core::PodcastFeed, IngestError> {
+    let mut feed = feed::parse_feed(bytes, source)?;
+    strip_feed_text(&mut feed);
+    Ok(feed)
+}
+
+fn strip_feed_text(feed: &mut meridian_core::PodcastFeed) {
+    use meridian_core::text::strip_invisible_in_place as strip;
+    strip(&mut feed.title);
+    strip(&mut feed.description);
+    for s in [&mut feed.author, &mut feed.language].into_iter().flatten() {
+        strip(s);
+    }
+    for ep in &mut feed.episodes {
+        strip(&mut ep.title);
+        strip(&mut ep.description);
+        if let Some(language) = &mut ep.language {
+            strip(language);
+        }
+        for person in &mut ep.persons {
+            strip(person);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -90,6 +130,42 @@ mod tests {
         }
         let _ = sniff_transcript_format(bytes);
         let _ = html_to_text(&String::from_utf8_lossy(bytes));
+    }
+
+    #[test]
+    fn feed_text_comes_without_bidi_controls_or_invisible_characters() {
+        let url = FeedUrl::parse("https://x.example/feed.xml").unwrap();
+        let xml = "<rss version=\"2.0\"><channel><title>Evil\u{202e}txt.exe</title>\
+            <description>a\u{200b}b</description><item><title>&#x202E;Ep\u{2066}1\u{2069}</title>\
+            <guid>g</guid><description>x\u{feff}y\u{200d}z</description></item></channel></rss>";
+        let feed = parse_feed(xml.as_bytes(), &url).unwrap();
+        assert_eq!(feed.title, "Eviltxt.exe");
+        assert_eq!(feed.description, "ab");
+        assert_eq!(feed.episodes[0].title, "Ep1");
+        assert_eq!(feed.episodes[0].description, "xyz");
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J\u202eS",
+            "items":[{"id":"1","title":"\u2067T\u2069","content_text":"c\u200bd"}]}"#;
+        let feed = parse_feed(json.as_bytes(), &url).unwrap();
+        assert_eq!(feed.title, "JS");
+        assert_eq!(feed.episodes[0].title, "T");
+    }
+
+    #[test]
+    fn transcript_text_comes_without_bidi_controls_or_invisible_characters() {
+        let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Ann\u{202e}e>We ship \u{202e}today\u{202c} at noon.\n";
+        let segs = parse_transcript(vtt.as_bytes(), TranscriptFormat::Vtt, "t.vtt").unwrap();
+        assert_eq!(segs[0].text, "We ship today at noon.");
+        assert_eq!(segs[0].speaker.as_deref(), Some("Anne"));
+        let json = r#"{"segments":[{"speaker":"A","startTime":0,"endTime":1,"body":"Hidden\u200b words\u2068 here."}]}"#;
+        let segs = parse_transcript(json.as_bytes(), TranscriptFormat::Json, "t.json").unwrap();
+        assert_eq!(segs[0].text, "Hidden words here.");
+        let opml = "<opml version=\"2.0\"><body><outline title=\"S\u{202e}how\" xmlUrl=\"https://a.example/f\"/></body></opml>";
+        assert_eq!(
+            parse_opml(opml.as_bytes(), "in.opml").unwrap()[0]
+                .title
+                .as_deref(),
+            Some("Show")
+        );
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn without_controls(s: &str) -> String {
         .filter_map(|c| match c {
             '\t' | '\r' => Some(' '),
             '\n' => Some('\n'),
-            c if c.is_control() => None,
+            c if c.is_control() || meridian_core::text::is_invisible_or_bidi(c) => None,
             c => Some(c),
         })
         .collect()

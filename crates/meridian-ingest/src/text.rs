@@ -1,5 +1,6 @@
-//! Bytes to UTF-8: byte-order marks, XML encoding declarations, and the
-//! windows-1252 fallback for undeclared 8-bit text.
+//! Bytes to UTF-8: byte-order marks, XML encoding declarations, and for
+//! undeclared 8-bit text a guess from the bytes (chardetng, the detector
+//! Firefox uses): KOI8-R, windows-1251, Shift_JIS, GBK… and windows-1252.
 
 use std::borrow::Cow;
 
@@ -12,8 +13,9 @@ const DECL_WINDOW: usize = 1024;
 /// Decodes an XML document to UTF-8.
 ///
 /// Order of trust: a byte-order mark, then BOM-less UTF-16 (`<\0?\0`), then the
-/// declared `encoding`, then UTF-8 when the bytes are valid UTF-8, else
-/// windows-1252 (a superset of Latin-1 that maps every byte, so it never fails).
+/// declared `encoding`, then UTF-8 when the bytes are valid UTF-8, else the
+/// legacy encoding the bytes look like ([`guess_legacy`]: an undeclared KOI8-R
+/// feed reads as Cyrillic, not as windows-1252 mojibake).
 /// A declared Latin-1/windows-1252 document whose bytes are valid UTF-8 with
 /// non-ASCII in them is read as UTF-8: that mislabel is far more common than
 /// Latin-1 text that happens to be valid UTF-8.
@@ -33,21 +35,21 @@ pub(crate) fn decode_xml(bytes: &[u8]) -> Cow<'_, str> {
     let declared = declared_encoding(bytes);
     match declared {
         // A UTF-16 label on 8-bit bytes (no BOM, no NULs) is a lie; ignore it.
-        Some(enc) if enc == UTF_16LE || enc == UTF_16BE => utf8_or_1252(bytes),
+        Some(enc) if enc == UTF_16LE || enc == UTF_16BE => utf8_or_guess(bytes),
         // Valid UTF-8 under a Latin-1 label: ASCII reads the same either way.
-        Some(enc) if enc == WINDOWS_1252 => utf8_or_1252(bytes),
+        Some(enc) if enc == WINDOWS_1252 => utf8_or(bytes, WINDOWS_1252),
         Some(enc) if enc != UTF_8 => decode_with(enc, bytes),
-        _ => utf8_or_1252(bytes),
+        _ => utf8_or_guess(bytes),
     }
 }
 
-/// Decodes a text document (transcript) to UTF-8: BOM, else UTF-8, else
-/// windows-1252.
+/// Decodes a text document (transcript) to UTF-8: BOM, else UTF-8, else the
+/// legacy encoding the bytes look like ([`guess_legacy`]).
 pub(crate) fn decode_plain(bytes: &[u8]) -> Cow<'_, str> {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         return decode_with(enc, &bytes[bom_len..]);
     }
-    utf8_or_1252(bytes)
+    utf8_or_guess(bytes)
 }
 
 /// Whether the bytes look like binary data rather than text: NUL bytes in the
@@ -61,11 +63,28 @@ pub(crate) fn looks_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(1024).any(|b| *b == 0)
 }
 
-fn utf8_or_1252(bytes: &[u8]) -> Cow<'_, str> {
+fn utf8_or<'a>(bytes: &'a [u8], legacy: &'static Encoding) -> Cow<'a, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
-        Err(_) => decode_with(WINDOWS_1252, bytes),
+        Err(_) => decode_with(legacy, bytes),
     }
+}
+
+fn utf8_or_guess(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => decode_with(guess_legacy(bytes), bytes),
+    }
+}
+
+/// The legacy 8-bit or CJK encoding that undeclared, non-UTF-8 bytes look
+/// like, guessed as a browser does for an unlabelled page (chardetng, with
+/// neither UTF-8 nor ISO-2022-JP as an answer); windows-1252 when nothing
+/// fits better.
+fn guess_legacy(bytes: &[u8]) -> &'static Encoding {
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(bytes, true);
+    detector.guess(None, chardetng::Utf8Detection::Deny)
 }
 
 /// Decodes without BOM sniffing (the BOM is already stripped); malformed

@@ -348,7 +348,7 @@ mod tests {
     }
 
     fn ada() -> SubscriberEmail {
-        SubscriberEmail::parse("ada@us.example").unwrap()
+        SubscriberEmail::parse("ada@us.example.com").unwrap()
     }
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -390,7 +390,7 @@ mod tests {
             "wrong purpose"
         );
         let link = ParsedLink::parse(&token, LinkPurpose::Confirm).unwrap();
-        let bob = SubscriberEmail::parse("bob@us.example").unwrap();
+        let bob = SubscriberEmail::parse("bob@us.example.com").unwrap();
         assert_eq!(
             s.verify(LinkPurpose::Confirm, &link, &bob, 0),
             Err(LinkError::Invalid),

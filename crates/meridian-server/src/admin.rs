@@ -276,7 +276,7 @@ pub(crate) async fn add_feed(
     body: Bytes,
 ) -> Result<Response, AdminError> {
     let new: NewFeed = parse_json(&body)?;
-    let url = FeedUrl::parse(&new.url).map_err(|e| AdminError::invalid(format!("url: {e}")))?;
+    let url = remote_feed_url(&new.url).map_err(|e| AdminError::invalid(format!("url: {e}")))?;
     let (row, added) = state
         .region
         .store()
@@ -294,6 +294,21 @@ pub(crate) async fn add_feed(
         StatusCode::OK
     };
     Ok((status, Json(FeedView::from(row))).into_response())
+}
+
+/// A feed URL that the API accepts: `http`/`https` only. A `file:` feed reads
+/// a local file on the server, so only an operator adds one, from the command
+/// line (`meridian feeds add`, `meridian feeds import`).
+fn remote_feed_url(s: &str) -> Result<FeedUrl, String> {
+    let url = FeedUrl::parse(s).map_err(|e| e.to_string())?;
+    if url.is_remote() {
+        Ok(url)
+    } else {
+        Err(format!(
+            "feed URL `{s}` is a local file; the API accepts only http and https feeds \
+             (an operator adds a local feed with `meridian feeds add`)"
+        ))
+    }
 }
 
 async fn feed_by_id(state: &AppState, id: i64) -> Result<FeedRow, AdminError> {
@@ -376,7 +391,7 @@ pub(crate) async fn import_opml(
         refused: Vec::new(),
     };
     for o in outlines {
-        match FeedUrl::parse(&o.xml_url) {
+        match remote_feed_url(&o.xml_url) {
             Ok(url) => {
                 let (_, added) = store
                     .add_feed(url.as_str(), o.title.as_deref(), "opml", now)
@@ -388,9 +403,9 @@ pub(crate) async fn import_opml(
                     result.present += 1;
                 }
             }
-            Err(e) => result.refused.push(RefusedOutline {
+            Err(reason) => result.refused.push(RefusedOutline {
                 url: o.xml_url,
-                reason: e.to_string(),
+                reason,
             }),
         }
     }

@@ -47,7 +47,7 @@ impl CsrfSigner {
     /// and the same on every replica).
     #[must_use]
     pub fn of(region: &Region) -> Self {
-        let key = match SubscriberEmail::parse("csrf-key@meridian.example") {
+        let key = match SubscriberEmail::parse_existing("csrf-key@meridian.example") {
             Ok(label) => region.recipient_hash(&label).into_bytes(),
             // The label is a fixed, valid address; keep a defined key anyway.
             Err(_) => region.config().id.as_str().as_bytes().to_vec(),

@@ -71,7 +71,8 @@ impl RegionStore {
         let status: String = r.try_get("status").map_err(get)?;
         Ok(SubscriberRow {
             id: r.try_get("id").map_err(get)?,
-            email: SubscriberEmail::parse(&email)
+            // Stored before the domain rules perhaps: read, never refused.
+            email: SubscriberEmail::parse_existing(&email)
                 .map_err(|e| self.corrupt("subscriber address", e.reason))?,
             status: SubscriberStatus::parse(&status)
                 .ok_or_else(|| self.corrupt("subscriber status", &status))?,

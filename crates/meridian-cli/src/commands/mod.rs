@@ -38,6 +38,37 @@ pub(crate) fn load_region(cli: &Cli, region: &str) -> Result<RegionConfig, ExitC
     })
 }
 
+/// A region's config for a command that starts it (`run`, `serve`, `worker`):
+/// every rule `config check` applies (its files and environment, no database
+/// shared with another region, its own policies), checked before anything is
+/// created; otherwise the exit code after each problem was printed with its
+/// file or variable, key and reason.
+pub(crate) fn load_region_to_start(cli: &Cli, region: &str) -> Result<RegionConfig, ExitCode> {
+    let id = match RegionId::parse(region) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("error: --region: {e}");
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let config = meridian_config::load_region_to_start(&cli.config_dir, &cli.data_dir, &id)
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            eprintln!("region `{id}` does not start until its configuration is fixed");
+            ExitCode::from(EXIT_CONFIG)
+        })?;
+    let problems = policy::policy_problems(cli, &config);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!("region `{id}` does not start until its configuration is fixed");
+        Err(ExitCode::from(EXIT_CONFIG))
+    }
+}
+
 /// Assembles a region from its loaded config.
 pub(crate) async fn assemble(config: RegionConfig) -> anyhow::Result<Region> {
     let id = config.id.clone();

@@ -41,7 +41,7 @@ pub struct RunArgs {
 /// # Errors
 /// Runtime failures, with context.
 pub async fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let config = match super::load_region(cli, &args.region) {
+    let config = match super::load_region_to_start(cli, &args.region) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -29,7 +29,7 @@ pub struct ServeArgs {
 /// Runtime failures (the port cannot be bound, the store cannot be opened),
 /// with context.
 pub async fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = match super::load_region(cli, &args.region) {
+    let config = match super::load_region_to_start(cli, &args.region) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

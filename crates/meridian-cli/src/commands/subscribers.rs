@@ -58,6 +58,15 @@ fn parse_email(s: &str) -> Result<SubscriberEmail, ExitCode> {
     })
 }
 
+/// An address to look up (remove, erase): one stored before the domain rules
+/// must stay removable.
+fn parse_existing_email(s: &str) -> Result<SubscriberEmail, ExitCode> {
+    SubscriberEmail::parse_existing(s).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_INPUT)
+    })
+}
+
 /// Runs the command.
 ///
 /// # Errors
@@ -114,7 +123,7 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
                 crate::say!(
                     "{:<13} {}  {}",
                     s.status.as_str(),
-                    s.email.as_str(),
+                    s.email.escaped(),
                     s.locale.as_deref().unwrap_or("")
                 );
             }
@@ -142,7 +151,7 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
             }
         }
         SubscribersAction::Remove { region, email, .. } => {
-            let email = match parse_email(email.as_deref().unwrap_or_default()) {
+            let email = match parse_existing_email(email.as_deref().unwrap_or_default()) {
                 Ok(e) => e,
                 Err(code) => return Ok(code),
             };
@@ -172,7 +181,7 @@ pub async fn run(cli: &Cli, action: &SubscribersAction) -> anyhow::Result<ExitCo
             }
         }
         SubscribersAction::Erase { region, email } => {
-            let email = match parse_email(email) {
+            let email = match parse_existing_email(email) {
                 Ok(e) => e,
                 Err(code) => return Ok(code),
             };

@@ -40,7 +40,7 @@ pub struct WorkerArgs {
 /// Runtime failures (the store cannot be reached, a run cannot be planned),
 /// with context.
 pub async fn run(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
-    let config = match super::load_region(cli, &args.region) {
+    let config = match super::load_region_to_start(cli, &args.region) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

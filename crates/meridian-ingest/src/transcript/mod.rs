@@ -133,8 +133,8 @@ pub fn show_notes_transcript(episode: &EpisodeMeta) -> Transcript {
     // Show notes carry more than prose: chapter lists (`22:30 Topic`), headings
     // and boilerplate. Those lines are dropped, so that they neither become
     // insights nor run into the sentences around them.
-    let prose: String = episode
-        .description
+    let description = meridian_core::text::strip_invisible(&episode.description);
+    let prose: String = description
         .lines()
         .filter(|l| is_prose_line(l))
         .collect::<Vec<_>>()
@@ -153,7 +153,7 @@ pub fn show_notes_transcript(episode: &EpisodeMeta) -> Transcript {
             start: None,
             end: None,
             speaker: None,
-            text: episode.title.trim().to_owned(),
+            text: meridian_core::text::strip_invisible(episode.title.trim()).into_owned(),
         });
     }
     Transcript {

@@ -120,6 +120,12 @@ fn clean(segments: Vec<Segment>) -> Vec<Segment> {
     let mut inline_speaker: Option<String> = None;
     let mut out = Vec::with_capacity(segments.len());
     for mut seg in segments {
+        // Bidi controls and invisible characters would reorder or hide words
+        // in the emails and pages that quote them.
+        meridian_core::text::strip_invisible_in_place(&mut seg.text);
+        if let Some(speaker) = &mut seg.speaker {
+            meridian_core::text::strip_invisible_in_place(speaker);
+        }
         if seg.speaker.as_deref().is_some_and(is_non_speech_label) {
             // "Jingle:" or "Music:" over a few words is the jingle; over a
             // long passage it is a mislabelled speaker (diarisation tools name

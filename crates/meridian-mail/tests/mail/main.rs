@@ -11,7 +11,7 @@ use meridian_mail::{ListUnsubscribe, OutgoingEmail, message_id};
 /// A digest-like email with a Chinese subject and non-ASCII bodies.
 pub fn sample_email() -> OutgoingEmail {
     OutgoingEmail {
-        from: "Meridian <digest@cn.example>".to_owned(),
+        from: "Meridian <digest@cn.example.com>".to_owned(),
         reply_to: None,
         to: SubscriberEmail::parse("li.lei@example.cn").unwrap(),
         subject: "今日播客五大洞见 — 2026年11月27日 星期五".to_owned(),

@@ -106,7 +106,7 @@ async fn smtp_delivers_to_a_loopback_server() {
     assert!(
         seen.commands
             .iter()
-            .any(|c| c == "MAIL FROM:<digest@cn.example>"),
+            .any(|c| c == "MAIL FROM:<digest@cn.example.com>"),
         "{:?}",
         seen.commands
     );

@@ -45,12 +45,12 @@ provider = "builtin"
 
 [mail]
 smtp_url = "{smtp_url}"
-from = "Meridian Digest <digest@dx.example>"
+from = "Meridian Digest <digest@dx.example.com>"
 ai_label = "{LABEL}"
 max_per_second = 50
 max_attempts = {max_attempts}
 retry_delay_ms = 10
-unsubscribe_mailbox = "unsubscribe@dx.example"
+unsubscribe_mailbox = "unsubscribe@dx.example.com"
 
 [server]
 base_url = "https://dx.example"

@@ -7,7 +7,9 @@ use crate::helpers::Harness;
 #[tokio::test]
 async fn the_relay_stopped_mid_batch_and_restarted_leaves_everyone_exactly_one_email() {
     let mut h = Harness::start(5).await;
-    let people: Vec<String> = (1..=5).map(|i| format!("reader{i}@dx.example")).collect();
+    let people: Vec<String> = (1..=5)
+        .map(|i| format!("reader{i}@dx.example.com"))
+        .collect();
     for p in &people {
         h.add_confirmed(p, None).await;
     }

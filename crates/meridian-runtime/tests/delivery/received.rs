@@ -30,14 +30,15 @@ fn escaped(text: &str) -> String {
 #[tokio::test]
 async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker() {
     let h = Harness::start(5).await;
-    let ada = h.add_confirmed("ada@dx.example", None).await;
-    h.add_confirmed("li.lei@dx.example", Some("zh-CN")).await;
+    let ada = h.add_confirmed("ada@dx.example.com", None).await;
+    h.add_confirmed("li.lei@dx.example.com", Some("zh-CN"))
+        .await;
     let digest = h.store_digest().await;
 
     let counts = h.region.deliver_digest(h.date).await.unwrap();
     assert_eq!(counts.get(DeliveryStep::Sent.as_str()), 2, "{counts:?}");
 
-    let got = h.smtp.messages_to("ada@dx.example");
+    let got = h.smtp.messages_to("ada@dx.example.com");
     assert_eq!(got.len(), 1, "one email to ada");
     let mail = &got[0];
 
@@ -52,7 +53,10 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
         token.starts_with(&format!("u.{ada}.")),
         "the subscriber's own link: {token}"
     );
-    assert_eq!(targets[1], format!("mailto:unsubscribe+{token}@dx.example"));
+    assert_eq!(
+        targets[1],
+        format!("mailto:unsubscribe+{token}@dx.example.com")
+    );
     assert_eq!(
         mail.header("List-Unsubscribe-Post"),
         Some("List-Unsubscribe=One-Click")
@@ -127,7 +131,7 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
     );
     assert!(
         mail.header("Message-ID")
-            .is_some_and(|id| id.ends_with("@dx.example>"))
+            .is_some_and(|id| id.ends_with("@dx.example.com>"))
     );
     // The same digest on the region's web archive (`meridian serve`).
     let archive = format!("https://dx.example/archive/{}", h.date);
@@ -135,7 +139,7 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
     assert!(html.contains(&archive), "the archive link in the HTML");
 
     // The other subscriber reads it in their own locale, with their own link.
-    let li = &h.smtp.messages_to("li.lei@dx.example")[0];
+    let li = &h.smtp.messages_to("li.lei@dx.example.com")[0];
     assert!(li.subject().contains("今日播客"), "{}", li.subject());
     let li_link = &angle_list(li.header("List-Unsubscribe").unwrap())[0];
     assert_ne!(li_link, &targets[0]);
@@ -153,8 +157,8 @@ async fn a_digest_arrives_with_both_unsubscribe_headers_the_label_and_the_marker
 #[tokio::test]
 async fn an_unsubscribed_address_gets_nothing_more() {
     let h = Harness::start(5).await;
-    h.add_confirmed("ada@dx.example", None).await;
-    h.add_confirmed("grace@dx.example", None).await;
+    h.add_confirmed("ada@dx.example.com", None).await;
+    h.add_confirmed("grace@dx.example.com", None).await;
     h.store_digest().await;
     let mut delivery = h.region.start_delivery(h.date).await.unwrap().unwrap();
     let now = chrono::Utc::now().timestamp();
@@ -168,7 +172,9 @@ async fn an_unsubscribed_address_gets_nothing_more() {
     let grace = h
         .region
         .store()
-        .subscriber_by_email(&meridian_core::SubscriberEmail::parse("grace@dx.example").unwrap())
+        .subscriber_by_email(
+            &meridian_core::SubscriberEmail::parse("grace@dx.example.com").unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -180,6 +186,6 @@ async fn an_unsubscribed_address_gets_nothing_more() {
         h.region.deliver_next(&mut delivery, now).await.unwrap(),
         Some(DeliveryStep::NotConfirmed)
     );
-    assert!(h.smtp.messages_to("grace@dx.example").is_empty());
+    assert!(h.smtp.messages_to("grace@dx.example.com").is_empty());
     assert_eq!(h.smtp.messages().len(), 1);
 }

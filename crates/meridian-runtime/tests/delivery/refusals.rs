@@ -38,9 +38,9 @@ async fn a_permanent_refusal_suppresses_the_address_and_a_temporary_one_is_retri
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let h = Harness::start(4).await;
-    let bounce = h.add_confirmed("bounce.ada@dx.example", None).await;
-    let grey = h.add_confirmed("greylist.grace@dx.example", None).await;
-    h.add_confirmed("linus@dx.example", None).await;
+    let bounce = h.add_confirmed("bounce.ada@dx.example.com", None).await;
+    let grey = h.add_confirmed("greylist.grace@dx.example.com", None).await;
+    h.add_confirmed("linus@dx.example.com", None).await;
     h.store_digest().await;
     let now = chrono::Utc::now().timestamp();
 
@@ -118,7 +118,7 @@ async fn a_permanent_refusal_suppresses_the_address_and_a_temporary_one_is_retri
         .unwrap();
     assert!(!failed.last_error.unwrap().contains("bounce.ada"));
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let grace = SubscriberEmail::parse("greylist.grace@dx.example").unwrap();
+    let grace = SubscriberEmail::parse("greylist.grace@dx.example.com").unwrap();
     assert!(
         logs.contains(&h.region.recipient_hash(&grace)),
         "the log names the keyed hash: {logs}"

@@ -343,14 +343,14 @@ timeout_secs = {timeout}
 max_body_bytes = {CAP}
 
 [mail]
-from = "Meridian <digest@hx.example>"
+from = "Meridian <digest@hx.example.com>"
 ai_label = "AI-generated."
 
 [feeds]
 opml = "{REGION}.opml"
 
 [subscribers]
-seed = ["ada@hx.example"]
+seed = ["ada@hx.example.com"]
 "#,
             port = self.server.addr.port(),
             timeout = self.timeout_secs,

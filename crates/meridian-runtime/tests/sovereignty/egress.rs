@@ -24,7 +24,7 @@ provider = "builtin"
 allow = ["{feed_host}"]
 
 [mail]
-from = "Meridian <digest@us.meridian.example>"
+from = "Meridian <digest@us.meridian.example.com>"
 ai_label = "AI-generated."
 "#,
         feed_host = feeds.host(),

@@ -36,7 +36,7 @@ provider = "builtin"
 allow = ["{model_host}", "{feed_host}"]
 
 [mail]
-from = "Meridian <digest@cn.meridian.example>"
+from = "Meridian <digest@cn.meridian.example.com>"
 ai_label = "本邮件内容由人工智能生成。"
 "#,
         endpoint = ollama.endpoint(),
@@ -76,7 +76,7 @@ provider = "builtin"
 allow = ["{model_host}", "{feed_host}"]
 
 [mail]
-from = "Meridian <digest@us.meridian.example>"
+from = "Meridian <digest@us.meridian.example.com>"
 ai_label = "AI-generated."
 "#,
         endpoint = openai.endpoint(),

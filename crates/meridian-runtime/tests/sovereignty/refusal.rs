@@ -38,7 +38,7 @@ provider = "builtin"
 allow = ["api.openai.com", "*"]
 
 [mail]
-from = "Meridian <digest@cn.meridian.example>"
+from = "Meridian <digest@cn.meridian.example.com>"
 ai_label = "本邮件内容由人工智能生成。"
 "#,
     )
@@ -93,7 +93,7 @@ name = "builtin"
 provider = "builtin"
 
 [mail]
-from = "Meridian <digest@zz.example>"
+from = "Meridian <digest@zz.example.com>"
 ai_label = "AI-generated."
 "#,
     )

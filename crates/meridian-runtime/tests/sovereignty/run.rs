@@ -27,11 +27,11 @@ provider = "builtin"
 allow = ["{feed_host}"]
 
 [mail]
-from = "Meridian Digest <digest@eu.meridian.example>"
+from = "Meridian Digest <digest@eu.meridian.example.com>"
 ai_label = "KI-generiert."
 
 [subscribers]
-seed = ["ada@eu.example", "grace@eu.example"]
+seed = ["ada@eu.example.com", "grace@eu.example.com"]
 "#,
         feed_host = feeds.host(),
     );

@@ -198,7 +198,7 @@ async fn feeds_are_added_listed_read_deleted_and_imported_from_opml() {
     for (case, body, says) in [
         (
             "credentials in the URL",
-            r#"{"url":"https://u:p@pod.example/a.xml"}"#,
+            r#"{"url":"https://u:p@pod.example.com/a.xml"}"#,
             "url:",
         ),
         ("not http", r#"{"url":"ftp://pod.example/a.xml"}"#, "url:"),
@@ -358,7 +358,7 @@ async fn a_run_is_started_followed_to_completion_and_shows_in_the_metrics() {
         .await
         .unwrap();
     assert_eq!(
-        http::post_json(addr, "/api/v1/subscribe", r#"{"email":"m@fx.example"}"#)
+        http::post_json(addr, "/api/v1/subscribe", r#"{"email":"m@fx.example.com"}"#)
             .await
             .unwrap()
             .status,
@@ -396,7 +396,7 @@ async fn a_run_is_started_followed_to_completion_and_shows_in_the_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_show_addresses_to_admin_tokens_and_keyed_hashes_to_read_tokens() {
     let t = TestRegion::new("en-US", false).await;
-    let email = SubscriberEmail::parse("ada@fx.example").unwrap();
+    let email = SubscriberEmail::parse("ada@fx.example.com").unwrap();
     t.region
         .store()
         .add_subscriber(&email, SubscriberStatus::Confirmed, Some("de-DE"), "cli", 5)
@@ -408,7 +408,7 @@ async fn subscribers_show_addresses_to_admin_tokens_and_keyed_hashes_to_read_tok
 
     let as_admin = get(served.addr, "/api/v1/subscribers", &admin).await;
     let row = &json(&as_admin)[0];
-    assert_eq!(row["email"], "ada@fx.example");
+    assert_eq!(row["email"], "ada@fx.example.com");
     assert_eq!(row["status"], "confirmed");
     let hash = t.region.recipient_hash(&email);
     assert_eq!(row["email_hash"], hash.as_str());
@@ -634,27 +634,27 @@ async fn the_subscribe_form_needs_its_csrf_token_and_cookie() {
     for (case, body, cookie) in [
         (
             "no token, no cookie",
-            "email=a%40fx.example".to_owned(),
+            "email=a%40fx.example.com".to_owned(),
             None,
         ),
         (
             "token without its cookie",
-            format!("email=a%40fx.example&csrf={token}"),
+            format!("email=a%40fx.example.com&csrf={token}"),
             None,
         ),
         (
             "cookie without the token",
-            "email=a%40fx.example".to_owned(),
+            "email=a%40fx.example.com".to_owned(),
             Some(cookie.clone()),
         ),
         (
             "another page's token",
-            format!("email=a%40fx.example&csrf={other_token}"),
+            format!("email=a%40fx.example.com&csrf={other_token}"),
             Some(cookie.clone()),
         ),
         (
             "forged",
-            "email=a%40fx.example&csrf=9999999999.00.00".to_owned(),
+            "email=a%40fx.example.com&csrf=9999999999.00.00".to_owned(),
             Some("meridian_csrf=9999999999.00.00".to_owned()),
         ),
     ] {
@@ -682,7 +682,7 @@ async fn the_subscribe_form_needs_its_csrf_token_and_cookie() {
         "nothing stored"
     );
 
-    let body = format!("email=a%40fx.example&csrf={token}");
+    let body = format!("email=a%40fx.example.com&csrf={token}");
     let ok = http::request(
         addr,
         "POST",
@@ -721,15 +721,15 @@ async fn subscribing_is_rate_limited_per_address_and_per_client() {
         .await
         .unwrap()
     };
-    assert_eq!(subscribe("a@fx.example").await.status, 202);
-    assert_eq!(subscribe("A@fx.example").await.status, 202);
-    let limited = subscribe("a@fx.example").await;
+    assert_eq!(subscribe("a@fx.example.com").await.status, 202);
+    assert_eq!(subscribe("A@fx.example.com").await.status, 202);
+    let limited = subscribe("a@fx.example.com").await;
     assert_eq!(limited.status, 429, "{}", limited.body);
     let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=3600).contains(&retry), "{retry}");
     assert_eq!(error_of(&limited).0, "rate_limited");
     // A new address passes its own limit; the client's fourth request is over the client's.
-    let limited = subscribe("b@fx.example").await;
+    let limited = subscribe("b@fx.example.com").await;
     assert_eq!(limited.status, 429, "{}", limited.body);
     assert!(error_of(&limited).1.contains("client"), "{}", limited.body);
 

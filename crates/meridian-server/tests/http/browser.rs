@@ -80,7 +80,7 @@ async fn a_reader_subscribes_confirms_reads_the_archive_and_unsubscribes_in_chro
         .unwrap();
     let served = Served::start_on(&t, ([127, 0, 0, 1], port).into()).await;
     let browser = driver.browser(1000, 800).await.unwrap();
-    let ada = SubscriberEmail::parse("ada@fx.example").unwrap();
+    let ada = SubscriberEmail::parse("ada@fx.example.com").unwrap();
 
     // 1. The subscribe form, with the AI label, in the region's language.
     browser.goto(&format!("{base}/subscribe")).await.unwrap();
@@ -92,7 +92,7 @@ async fn a_reader_subscribes_confirms_reads_the_archive_and_unsubscribes_in_chro
     assert!(browser.title().await.unwrap().contains("Flow test"));
     screenshot(&browser, "1-subscribe").await;
     let email = browser.find("input#email").await.unwrap();
-    email.send_keys("ada@fx.example").await.unwrap();
+    email.send_keys("ada@fx.example.com").await.unwrap();
     browser
         .find("form[action='/subscribe'] button[type=submit]")
         .await
@@ -114,7 +114,7 @@ async fn a_reader_subscribes_confirms_reads_the_archive_and_unsubscribes_in_chro
     assert_eq!(row.status, SubscriberStatus::Unconfirmed);
 
     // 3. The confirm link, from the email the SMTP server received.
-    let mail = t.wait_for_mail("ada@fx.example", 1).await.remove(0);
+    let mail = t.wait_for_mail("ada@fx.example.com", 1).await.remove(0);
     let confirm = mail
         .link_containing("/confirm?token=")
         .expect("a confirm link");
@@ -135,7 +135,7 @@ async fn a_reader_subscribes_confirms_reads_the_archive_and_unsubscribes_in_chro
         .await
         .unwrap();
     assert_eq!(t.region.deliver_digest(today).await.unwrap().get("sent"), 1);
-    let digest_mail = t.wait_for_mail("ada@fx.example", 2).await.remove(1);
+    let digest_mail = t.wait_for_mail("ada@fx.example.com", 2).await.remove(1);
 
     // 4. The archive: both days, newest first.
     browser.goto(&format!("{base}/archive")).await.unwrap();

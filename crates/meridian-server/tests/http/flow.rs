@@ -26,7 +26,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     let t = TestRegion::new("de-DE", true).await;
     let served = Served::start(&t).await;
     let addr = served.addr;
-    let ada = SubscriberEmail::parse("ada@fx.example").unwrap();
+    let ada = SubscriberEmail::parse("ada@fx.example.com").unwrap();
 
     // The form, in the region's language, without JavaScript.
     let page = http::get(addr, "/subscribe").await.unwrap();
@@ -39,7 +39,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     );
 
     // Subscribing answers at once; the confirmation email follows.
-    let sent = post_subscribe_form(addr, "email=ada%40fx.example")
+    let sent = post_subscribe_form(addr, "email=ada%40fx.example.com")
         .await
         .unwrap();
     assert_eq!(sent.status, 200, "{}", sent.body);
@@ -61,7 +61,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
         "the region's locale by default"
     );
 
-    let mail = t.wait_for_mail("ada@fx.example", 1).await.remove(0);
+    let mail = t.wait_for_mail("ada@fx.example.com", 1).await.remove(0);
     assert!(
         mail.subject().starts_with("Bitte bestätigen"),
         "{}",
@@ -107,7 +107,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
     t.store_digest(day).await;
     assert_eq!(t.region.deliver_digest(day).await.unwrap().get("sent"), 1);
-    let digest = t.wait_for_mail("ada@fx.example", 2).await.remove(1);
+    let digest = t.wait_for_mail("ada@fx.example.com", 2).await.remove(1);
     let one_click = angle_list(digest.header("List-Unsubscribe").unwrap()).remove(0);
     assert_eq!(
         digest.header("List-Unsubscribe-Post"),
@@ -144,7 +144,11 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
     let counts = t.region.deliver_digest(next_day).await.unwrap();
     assert_eq!(counts.get("sent"), 0, "{counts:?}");
     assert_eq!(
-        t.smtp.as_ref().unwrap().messages_to("ada@fx.example").len(),
+        t.smtp
+            .as_ref()
+            .unwrap()
+            .messages_to("ada@fx.example.com")
+            .len(),
         2
     );
 
@@ -184,7 +188,7 @@ async fn subscribe_confirm_and_one_click_unsubscribe_over_http() {
         );
     }
     assert!(texts.iter().any(|r| r.contains("\"email_send\"")));
-    assert!(!texts.iter().any(|r| r.contains("ada@fx.example")));
+    assert!(!texts.iter().any(|r| r.contains("ada@fx.example.com")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +199,7 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
     t.region
         .store()
         .add_subscriber(
-            &SubscriberEmail::parse("known@fx.example").unwrap(),
+            &SubscriberEmail::parse("known@fx.example.com").unwrap(),
             SubscriberStatus::Confirmed,
             None,
             "cli",
@@ -204,10 +208,10 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
         .await
         .unwrap();
 
-    let known = post_subscribe_form(addr, "email=known%40fx.example")
+    let known = post_subscribe_form(addr, "email=known%40fx.example.com")
         .await
         .unwrap();
-    let new = post_subscribe_form(addr, "email=new%40fx.example")
+    let new = post_subscribe_form(addr, "email=new%40fx.example.com")
         .await
         .unwrap();
     assert_eq!(
@@ -215,13 +219,17 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
         (new.status, &new.body),
         "the same page"
     );
-    let known = http::post_json(addr, "/api/v1/subscribe", r#"{"email":"known@fx.example"}"#)
-        .await
-        .unwrap();
+    let known = http::post_json(
+        addr,
+        "/api/v1/subscribe",
+        r#"{"email":"known@fx.example.com"}"#,
+    )
+    .await
+    .unwrap();
     let new = http::post_json(
         addr,
         "/api/v1/subscribe",
-        r#"{"email":"other@fx.example","locale":"zh-CN"}"#,
+        r#"{"email":"other@fx.example.com","locale":"zh-CN"}"#,
     )
     .await
     .unwrap();
@@ -233,13 +241,13 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
     assert_eq!(new.status, 202);
 
     // Only the new addresses get a confirmation email; the chosen locale is kept.
-    t.wait_for_mail("new@fx.example", 1).await;
-    let zh = t.wait_for_mail("other@fx.example", 1).await.remove(0);
+    t.wait_for_mail("new@fx.example.com", 1).await;
+    let zh = t.wait_for_mail("other@fx.example.com", 1).await.remove(0);
     assert!(zh.subject().contains("确认订阅"), "{}", zh.subject());
     let other = t
         .region
         .store()
-        .subscriber_by_email(&SubscriberEmail::parse("other@fx.example").unwrap())
+        .subscriber_by_email(&SubscriberEmail::parse("other@fx.example.com").unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -248,19 +256,19 @@ async fn subscribing_answers_the_same_whether_or_not_the_address_is_known() {
         t.smtp
             .as_ref()
             .unwrap()
-            .messages_to("known@fx.example")
+            .messages_to("known@fx.example.com")
             .is_empty()
     );
 
     // Sending the form again at once queues no second email.
-    let again = post_subscribe_form(addr, "email=new%40fx.example")
+    let again = post_subscribe_form(addr, "email=new%40fx.example.com")
         .await
         .unwrap();
     assert_eq!(again.status, 200);
     let new = t
         .region
         .store()
-        .subscriber_by_email(&SubscriberEmail::parse("new@fx.example").unwrap())
+        .subscriber_by_email(&SubscriberEmail::parse("new@fx.example.com").unwrap())
         .await
         .unwrap()
         .unwrap();

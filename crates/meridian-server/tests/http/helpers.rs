@@ -78,7 +78,7 @@ provider = "builtin"
 
 [mail]
 smtp_url = "{smtp_url}"
-from = "Meridian <digest@fx.example>"
+from = "Meridian <digest@fx.example.com>"
 ai_label = "KI-generiert: automatisch ausgewählt und zusammengefasst."
 max_per_second = 50
 retry_delay_ms = 10

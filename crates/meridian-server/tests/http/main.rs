@@ -16,4 +16,5 @@ mod archive;
 mod browser;
 mod flow;
 mod helpers;
+mod input;
 mod routes;

@@ -38,10 +38,10 @@ fn now() -> i64 {
 #[tokio::test]
 async fn links_that_do_not_work_get_a_clear_400_page_and_change_nothing() {
     let t = TestRegion::new("en-US", false).await;
-    let (id, email) = confirmed(&t, "ada@fx.example").await;
+    let (id, email) = confirmed(&t, "ada@fx.example.com").await;
     let links = t.region.links();
     let expired = links.sign(LinkPurpose::Unsubscribe, id, &email, now() - 10);
-    let other = SubscriberEmail::parse("eve@fx.example").unwrap();
+    let other = SubscriberEmail::parse("eve@fx.example.com").unwrap();
     let forged = links.sign(LinkPurpose::Unsubscribe, id, &other, now() + 3600);
     let confirm_token = links.sign(LinkPurpose::Confirm, id, &email, now() + 3600);
     for (case, request, says) in [
@@ -97,7 +97,7 @@ async fn links_that_do_not_work_get_a_clear_400_page_and_change_nothing() {
 #[tokio::test]
 async fn the_unsubscribe_page_asks_first_and_the_post_needs_only_the_token() {
     let t = TestRegion::new("zh-CN", false).await;
-    let (id, email) = confirmed(&t, "li@fx.example").await;
+    let (id, email) = confirmed(&t, "li@fx.example.com").await;
     let token = t
         .region
         .links()
@@ -164,13 +164,13 @@ async fn the_json_endpoint_names_the_bad_field() {
         ),
         (
             "unknown locale",
-            r#"{"email":"a@fx.example","locale":"xx-YY"}"#,
+            r#"{"email":"a@fx.example.com","locale":"xx-YY"}"#,
             Some("locale"),
         ),
         ("not JSON", "{", None),
         (
             "unknown key",
-            r#"{"email":"a@fx.example","admin":true}"#,
+            r#"{"email":"a@fx.example.com","admin":true}"#,
             None,
         ),
     ] {

@@ -296,7 +296,7 @@ store_test!(a_dead_workers_delivery_claims_can_be_released, |db| {
     let stored = s.create_digest(&digest, &[], 1).await.unwrap();
     let (sub, _) = s
         .add_subscriber(
-            &SubscriberEmail::parse("ada@us.example").unwrap(),
+            &SubscriberEmail::parse("ada@us.example.com").unwrap(),
             SubscriberStatus::Confirmed,
             None,
             "cli",

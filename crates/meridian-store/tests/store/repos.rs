@@ -297,7 +297,7 @@ store_test!(
             vec!["因为规模效应，电池成本下降了。".to_owned()]
         );
 
-        let email = SubscriberEmail::parse("li@cn.example").unwrap();
+        let email = SubscriberEmail::parse("li@cn.example.com").unwrap();
         let (sub, added) = s
             .add_subscriber(&email, SubscriberStatus::Confirmed, None, "config", 1)
             .await
@@ -465,8 +465,8 @@ store_test!(
     erasing_a_subscriber_removes_the_person_and_their_deliveries,
     |db| {
         let s = db.open("eu").await.unwrap();
-        let ada = SubscriberEmail::parse("ada@eu.example").unwrap();
-        let bob = SubscriberEmail::parse("bob@eu.example").unwrap();
+        let ada = SubscriberEmail::parse("ada@eu.example.com").unwrap();
+        let bob = SubscriberEmail::parse("bob@eu.example.com").unwrap();
         let (a, _) = s
             .add_subscriber(&ada, SubscriberStatus::Confirmed, None, "cli", 1)
             .await
@@ -493,7 +493,7 @@ store_test!(
             .into_iter()
             .map(|r| r.email.as_str().to_owned())
             .collect();
-        assert_eq!(left, ["bob@eu.example"]);
+        assert_eq!(left, ["bob@eu.example.com"]);
         assert!(s.deliveries_of(d.id).await.unwrap().is_empty());
         assert!(
             !s.erase_subscriber(&ada).await.unwrap().found,

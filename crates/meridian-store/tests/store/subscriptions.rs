@@ -16,7 +16,7 @@ store_test!(subscribers_move_between_states_with_their_times, |db| {
     let s = db.open("eu").await.unwrap();
     let (sub, _) = s
         .add_subscriber(
-            &email("anna@eu.example"),
+            &email("anna@eu.example.com"),
             SubscriberStatus::Unconfirmed,
             Some("de-DE"),
             "web",
@@ -58,7 +58,7 @@ store_test!(subscribers_move_between_states_with_their_times, |db| {
             .unwrap()
     );
     let row = s
-        .subscriber_by_email(&email("anna@eu.example"))
+        .subscriber_by_email(&email("anna@eu.example.com"))
         .await
         .unwrap()
         .unwrap();
@@ -82,7 +82,7 @@ store_test!(
         let s = db.open("us").await.unwrap();
         let (sub, _) = s
             .add_subscriber(
-                &email("ada@us.example"),
+                &email("ada@us.example.com"),
                 SubscriberStatus::Unconfirmed,
                 None,
                 "web",
@@ -152,7 +152,7 @@ store_test!(
         let stored = s.create_digest(&digest, &[], 1).await.unwrap();
         let (sub, _) = s
             .add_subscriber(
-                &email("grace@us.example"),
+                &email("grace@us.example.com"),
                 SubscriberStatus::Confirmed,
                 None,
                 "cli",
