@@ -29,7 +29,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use file::{
-    DigestSection, EgressSection, FeedsSection, MailSection, ModelEntry, ModelsSection,
+    AuditSection, DigestSection, EgressSection, FeedsSection, MailSection, ModelEntry, ModelsSection,
     PolicySection, RegionFile, RetentionSection, ServerSection, StorageSection, SubscribersSection,
 };
 pub use secret::Secret;
