@@ -9,6 +9,7 @@
 
 mod audit;
 mod config;
+mod delivery;
 mod deploy;
 mod inspect;
 mod isolation;

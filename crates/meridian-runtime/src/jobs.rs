@@ -481,6 +481,7 @@ impl Region {
                 if released > 0 {
                     tracing::warn!(region = %self.config().id, released, "Took over the delivery claims of a process that stopped mid-delivery");
                 }
+                crate::fault::point("deliver_job");
                 let mut delivery = RunReport {
                     digest: Some(stored.digest),
                     ..RunReport::default()
