@@ -18,6 +18,7 @@ mod run;
 mod serve;
 mod telemetry;
 mod tokens;
+mod witness;
 mod workers;
 
 use std::path::{Path, PathBuf};

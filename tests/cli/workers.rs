@@ -24,7 +24,7 @@ pub(crate) const DATE: &str = "2026-11-28";
 /// Bounds every wait for an event (a stuck process fails the test instead of hanging it).
 const DEADLINE: Duration = Duration::from_secs(180);
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -218,7 +218,10 @@ pub fn check_witnessed(
             add(
                 seq,
                 ProblemKind::WrongRegion,
-                format!("{src}: witnessed checkpoint {n} is for region `{}`", cp.region),
+                format!(
+                    "{src}: witnessed checkpoint {n} is for region `{}`",
+                    cp.region
+                ),
             );
             continue;
         }
@@ -257,7 +260,9 @@ pub fn check_witnessed(
             Some(_) => add(
                 seq,
                 ProblemKind::CheckpointMismatch,
-                format!("{src}: the local checkpoint {n} is not the witnessed one (another signature): replaced"),
+                format!(
+                    "{src}: the local checkpoint {n} is not the witnessed one (another signature): replaced"
+                ),
             ),
             None => add(
                 seq,

@@ -347,8 +347,10 @@ impl RegionStore {
             .map_err(err)?;
         let (appends, head_seq) = match writer {
             Some(r) => (
-                r.try_get("appends").map_err(|e| self.corrupt("audit writer row", e))?,
-                r.try_get("head_seq").map_err(|e| self.corrupt("audit writer row", e))?,
+                r.try_get("appends")
+                    .map_err(|e| self.corrupt("audit writer row", e))?,
+                r.try_get("head_seq")
+                    .map_err(|e| self.corrupt("audit writer row", e))?,
             ),
             None => (0, 0),
         };

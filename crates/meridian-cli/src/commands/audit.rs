@@ -229,8 +229,9 @@ async fn checkpoint(cli: &Cli, region: &str, key_file: Option<&Path>) -> anyhow:
     match made {
         Some(cp) => {
             if let Some(dir) = &config.audit_witness_dir {
-                let path = meridian_audit::witness::write_witness(dir, &cp)
-                    .context("writing the checkpoint to the witness directory (audit.witness_dir)")?;
+                let path = meridian_audit::witness::write_witness(dir, &cp).context(
+                    "writing the checkpoint to the witness directory (audit.witness_dir)",
+                )?;
                 crate::say!("witness: {}", path.display());
             }
             crate::say!(
@@ -517,7 +518,11 @@ async fn read_witness(
     )
     .map_err(|e| e.to_string())?;
     let outcome = client
-        .get(&url, &meridian_egress::Validators::default(), Some(WITNESS_MAX_BYTES))
+        .get(
+            &url,
+            &meridian_egress::Validators::default(),
+            Some(WITNESS_MAX_BYTES),
+        )
         .await
         .map_err(|e| e.to_string())?;
     match outcome {
