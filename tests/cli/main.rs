@@ -9,6 +9,7 @@
 
 mod audit;
 mod config;
+mod delivery;
 mod deploy;
 mod input;
 mod inspect;
@@ -18,6 +19,7 @@ mod run;
 mod serve;
 mod telemetry;
 mod tokens;
+mod witness;
 mod workers;
 
 use std::path::{Path, PathBuf};

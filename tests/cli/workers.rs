@@ -20,11 +20,11 @@ use sqlx::Row as _;
 
 use crate::{meridian, repo, run};
 
-const DATE: &str = "2026-11-28";
+pub(crate) const DATE: &str = "2026-11-28";
 /// Bounds every wait for an event (a stuck process fails the test instead of hanging it).
 const DEADLINE: Duration = Duration::from_secs(180);
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -40,7 +40,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A config folder `<root>/regions` (the shipped policies beside it in
 /// `<root>/policies`) with a region `us`: every demo podcast, the builtin
 /// engine, mail to `smtp`.
-fn write_region(
+pub(crate) fn write_region(
     root: &Path,
     server: &SampleServer,
     smtp: &SmtpServer,
@@ -104,7 +104,7 @@ seed = [{seed}]
     dir
 }
 
-fn meridian_in(config: &Path, data: &Path, storage: Option<&str>) -> Command {
+pub(crate) fn meridian_in(config: &Path, data: &Path, storage: Option<&str>) -> Command {
     let mut cmd = meridian();
     cmd.arg("--config-dir")
         .arg(config)
@@ -121,7 +121,7 @@ fn meridian_in(config: &Path, data: &Path, storage: Option<&str>) -> Command {
 }
 
 /// Waits for a child to exit within the deadline; its exit code and output.
-fn wait_output(child: Child, what: &str) -> (i32, String, String) {
+pub(crate) fn wait_output(child: Child, what: &str) -> (i32, String, String) {
     let (tx, rx) = std::sync::mpsc::channel();
     let pid = child.id();
     std::thread::spawn(move || {
@@ -143,7 +143,7 @@ fn wait_output(child: Child, what: &str) -> (i32, String, String) {
     }
 }
 
-async fn open_store(url: &str) -> RegionStore {
+pub(crate) async fn open_store(url: &str) -> RegionStore {
     RegionStore::open(&RegionId::parse("us").unwrap(), url, 2)
         .await
         .unwrap()

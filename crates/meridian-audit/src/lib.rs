@@ -43,6 +43,7 @@ mod log;
 pub mod record;
 pub mod report;
 pub mod verify;
+pub mod witness;
 
 use std::path::{Path, PathBuf};
 

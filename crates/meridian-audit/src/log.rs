@@ -15,6 +15,7 @@ use crate::keys::{AuditKey, PublicKey};
 use crate::record::{AuditEvent, AuditKind, GENESIS_HASH, rfc3339, seal};
 use crate::report::Attestation;
 use crate::verify::{VerifyReport, verify_store};
+use crate::witness::{Witnessed, check_witnessed};
 
 /// Where a record went in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,7 +378,44 @@ impl AuditLog {
     /// a report with problems, not an error.
     pub async fn verify(&self, trusted: Option<&PublicKey>) -> Result<VerifyReport, AuditError> {
         let own = self.public_key();
-        verify_store(&self.inner.store, trusted.or(own.as_ref())).await
+        Ok(verify_store(&self.inner.store, trusted.or(own.as_ref()))
+            .await?
+            .0)
+    }
+
+    /// [`Self::verify`], and then every witnessed checkpoint checked against
+    /// the chain ([`crate::witness::check_witnessed`]): the report has a
+    /// problem when the chain is shorter than, or disagrees with, a witness.
+    ///
+    /// # Errors
+    /// As [`Self::verify`].
+    pub async fn verify_against(
+        &self,
+        trusted: Option<&PublicKey>,
+        witnessed: &[Witnessed],
+    ) -> Result<VerifyReport, AuditError> {
+        let own = self.public_key();
+        let trusted = trusted.or(own.as_ref());
+        let (mut report, local) = verify_store(&self.inner.store, trusted).await?;
+        check_witnessed(&mut report, &local, witnessed, trusted);
+        Ok(report)
+    }
+
+    /// The last signed checkpoint in the store, as published at
+    /// `GET /audit/checkpoint` (`None` before the first).
+    ///
+    /// # Errors
+    /// [`AuditError::Store`] when the store cannot be read or the stored
+    /// checkpoint is unreadable.
+    pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, AuditError> {
+        let Some(row) = self.inner.store.audit_checkpoints_latest().await? else {
+            return Ok(None);
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&row.body).map_err(|e| self.corrupt(e))?;
+        SignedCheckpoint::from_body(&body, &row.signature)
+            .map(Some)
+            .map_err(|e| self.corrupt(e))
     }
 
     /// The report attestation: `report_sha256` signed with the region's key.

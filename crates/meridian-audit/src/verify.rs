@@ -27,12 +27,19 @@
 //!
 //! Records after the last checkpoint are not an error (they are the run in
 //! progress, or changes since); the report names them as the unsigned tail.
+//!
+//! Online, the store's own evidence that records existed is checked last:
+//! the writer's high-water mark (the last sequence number ever appended) must
+//! not be above the head, and an empty chain is **truncated** when the writer
+//! committed appends or the region has runs or deliveries. Against a witness
+//! outside the database, see [`crate::witness`]; `docs/audit.md` lists what
+//! each check can and cannot detect.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 
 use chrono::DateTime;
-use meridian_store::{AuditRow, CheckpointRow, RegionStore};
+use meridian_store::{AuditRow, AuditWriterState, CheckpointRow, RegionStore};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,6 +49,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::export::{EXPORT_TYPE, LINE_CHECKPOINT, LINE_RECORD};
 use crate::keys::PublicKey;
 use crate::record::{AuditKind, GENESIS_HASH, sha256_hex};
+use crate::witness::LocalChain;
 
 /// What is wrong at one place of a chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -526,11 +534,12 @@ fn short(hash: &str) -> &str {
 /// Rows read per page when walking a store's chain.
 const PAGE: i64 = 1_000;
 
-/// Verifies the chain and checkpoints in a region's store.
+/// Verifies the chain and checkpoints in a region's store, and what the store
+/// says about records that existed; also returns what a witness check needs.
 pub(crate) async fn verify_store(
     store: &RegionStore,
     trusted: Option<&PublicKey>,
-) -> Result<VerifyReport, AuditError> {
+) -> Result<(VerifyReport, LocalChain), AuditError> {
     let rows = store.audit_checkpoints().await?;
     let mut walker = Walker::new(store.region().as_str());
     let mut after = i64::MIN;
@@ -542,8 +551,71 @@ pub(crate) async fn verify_store(
             walk_row(&mut walker, row);
         }
     }
+    let local = LocalChain {
+        checkpoint_records: walker
+            .checkpoint_records
+            .iter()
+            .map(|(seq, (_, hash))| (*seq, hash.clone()))
+            .collect(),
+        checkpoint_signatures: rows
+            .iter()
+            .map(|r| (u64::try_from(r.number).unwrap_or(0), r.signature.clone()))
+            .collect(),
+    };
     let checkpoints = rows.iter().map(checkpoint_from_row).collect();
-    Ok(walker.finish(checkpoints, trusted))
+    let mut report = walker.finish(checkpoints, trusted);
+    check_evidence(&mut report, &store.audit_writer_state().await?);
+    Ok((report, local))
+}
+
+/// Adds a problem when the store says records existed that the chain no
+/// longer has: the writer's high-water mark above the head (records cut from
+/// the end, with the checkpoints over them), or an empty chain although the
+/// writer committed appends or the region has runs or deliveries (each of
+/// which is recorded). Whoever can also rewrite `audit_writer` and delete
+/// runs and deliveries defeats this check; a witness outside the database
+/// (`crate::witness`) does not depend on the store at all.
+fn check_evidence(report: &mut VerifyReport, state: &AuditWriterState) {
+    let head = report.head_seq;
+    let mark = u64::try_from(state.head_seq).unwrap_or(0);
+    let appends = u64::try_from(state.appends).unwrap_or(0);
+    let mut add = |message: String| {
+        report.problems.push(ChainProblem {
+            seq: head + 1,
+            kind: ProblemKind::Truncated,
+            message,
+        });
+    };
+    if mark > head {
+        add(format!(
+            "the audit writer appended records up to {mark}, but the chain ends at record {head}: records {}..{mark} were deleted from the end (with any checkpoints over them)",
+            head + 1
+        ));
+    } else if appends > head {
+        add(format!(
+            "the audit writer committed {appends} appends (each of at least one record), but the chain ends at record {head}: records were deleted"
+        ));
+    }
+    if report.records == 0 {
+        let mut evidence = Vec::new();
+        if appends > 0 {
+            evidence.push(format!("{appends} committed appends"));
+        }
+        if state.runs > 0 {
+            evidence.push(format!("{} run(s)", state.runs));
+        }
+        if state.deliveries > 0 {
+            evidence.push(format!("{} delivery row(s)", state.deliveries));
+        }
+        if !evidence.is_empty() {
+            add(format!(
+                "the chain is empty, but the store records {}, each of which appended audit records: the log was wiped",
+                evidence.join(", ")
+            ));
+        }
+    }
+    report.problems.sort_by_key(|p| p.seq);
+    report.problems.dedup();
 }
 
 fn walk_row(walker: &mut Walker, row: &AuditRow) {

@@ -48,6 +48,10 @@ pub const EXIT_CONFIG: u8 = 3;
 pub const EXIT_INPUT: u8 = 4;
 /// Exit code of an audit chain or export that does not verify.
 pub const EXIT_INTEGRITY: u8 = 5;
+/// Exit code of a `meridian run` that finished while confirmed subscribers
+/// still wait for the day's digest (a crash mid-delivery, a relay outage,
+/// temporary refusals): run again to deliver to them.
+pub const EXIT_WAITING: u8 = 6;
 
 /// Meridian: region-partitioned podcast insights, one sovereign stack per region.
 #[derive(Debug, Parser)]

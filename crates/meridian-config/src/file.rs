@@ -39,6 +39,8 @@ pub struct RegionFile {
     pub retention: RetentionSection,
     /// Facts the region's Cedar policies use (`policies/<id>/`).
     pub policy: PolicySection,
+    /// The audit log's witness outside the database.
+    pub audit: AuditSection,
 }
 
 /// `[storage]`
@@ -237,4 +239,20 @@ pub struct PolicySection {
     /// whoever hosts them: a procurement-style rule enforced by the policy
     /// `global.models.forbidden-origin`. Empty: no model is refused for its origin.
     pub forbidden_origins: Vec<String>,
+}
+
+/// `[audit]`: where signed checkpoints are witnessed outside the database.
+/// (The signing key itself is a secret: `MERIDIAN_<ID>__AUDIT__SIGNING_KEY`
+/// or `{data_dir}/keys/<id>.ed25519`, never a key of this file.)
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// Directory every signed checkpoint is also written to, one file per
+    /// checkpoint (`<id>-checkpoint-<number>.json`, the history is kept) plus
+    /// `<id>-checkpoint-latest.json`. Put it where the database's operator
+    /// cannot rewrite it (another volume, a bucket mount, a host an auditor
+    /// controls); `meridian audit verify --against` reads it back. `{data_dir}`
+    /// is substituted; relative paths are relative to the working directory.
+    /// Empty: no witness files.
+    pub witness_dir: String,
 }

@@ -29,8 +29,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use file::{
-    DigestSection, EgressSection, FeedsSection, MailSection, ModelEntry, ModelsSection,
-    PolicySection, RegionFile, RetentionSection, ServerSection, StorageSection, SubscribersSection,
+    AuditSection, DigestSection, EgressSection, FeedsSection, MailSection, ModelEntry,
+    ModelsSection, PolicySection, RegionFile, RetentionSection, ServerSection, StorageSection,
+    SubscribersSection,
 };
 pub use secret::Secret;
 pub use validate::{

@@ -268,6 +268,9 @@ pub struct RegionConfig {
     pub policy: PolicySettings,
     /// The region's HTTP service.
     pub server: ServerSettings,
+    /// Directory signed audit checkpoints are witnessed in (`audit.witness_dir`),
+    /// `None` when not set.
+    pub audit_witness_dir: Option<PathBuf>,
 }
 
 struct Collector<'a> {
@@ -526,6 +529,13 @@ impl RegionConfig {
             )
         };
 
+        let audit_witness_dir = match raw.audit.witness_dir.trim() {
+            "" => None,
+            dir => Some(PathBuf::from(
+                dir.replace("{data_dir}", &data_dir.display().to_string()),
+            )),
+        };
+
         // Feeds.
         let opml = if raw.feeds.opml.is_empty() {
             None
@@ -649,6 +659,7 @@ impl RegionConfig {
                         transcript_days: raw.retention.transcript_days,
                         insight_days: raw.retention.insight_days,
                     },
+                    audit_witness_dir,
                 })
             }
             _ => Err(c.problems),

@@ -356,6 +356,7 @@ impl Region {
                 attempts,
             } => (message_id, attempts),
         };
+        crate::fault::point("claimed");
         let cfg = self.config();
         let max_attempts = i64::from(cfg.mail.max_attempts);
         if attempts >= max_attempts {
@@ -379,6 +380,7 @@ impl Region {
                 .await?;
             return Ok(DeliveryStep::PolicyDenied);
         }
+        crate::fault::point("decided");
         let email = self
             .digest_email(delivery, sub, message_id, now)
             .map_err(|source| RuntimeError::Render {
@@ -400,6 +402,7 @@ impl Region {
             self.send_rate().acquire().await;
             let error = match self.mailer().send(&email).await {
                 Ok(receipt) => {
+                    crate::fault::point("accepted");
                     store
                         .mark_delivery_sent(
                             delivery.stored_id,
@@ -408,8 +411,10 @@ impl Region {
                             Utc::now().timestamp(),
                         )
                         .await?;
+                    crate::fault::point("marked");
                     self.record_mail_event(&event.with_outcome(MailOutcome::Sent, None))
                         .await?;
+                    crate::fault::point("recorded");
                     return Ok(DeliveryStep::Sent);
                 }
                 Err(e) => e,

@@ -27,10 +27,17 @@
 //! A job whose worker died is claimed again once its lease has run out; the
 //! work it does is idempotent in the store (an episode already extracted is
 //! left alone, a delivery already sent is not sent again), so redoing a
-//! half-done job does no visible work twice. The `deliver` job, on a second
-//! try, releases the delivery claims its dead predecessor held
-//! (`RegionStore::release_delivery_leases`): only one worker holds the job,
-//! so those claims belong to nobody alive.
+//! half-done job does no visible work twice. The `deliver` job releases the
+//! delivery claims still held for its digest before it starts
+//! (`RegionStore::release_delivery_leases`): only one worker holds the job
+//! and a day has one open run, so those claims belong to a process that
+//! died, on an earlier try or in an earlier run of the day. A `deliver` job
+//! abandoned by a dead worker is taken over however often that happened; it
+//! is never buried `dead` for it, so a crash loop in delivery does not end
+//! the run with subscribers unserved. A run that ends with confirmed
+//! subscribers still waiting for the day's digest says how many
+//! ([`RunReport::waiting`]; `meridian run` exits 6), and the next run of
+//! the day delivers to them.
 //!
 //! Within one process, `concurrency` jobs run at once (feed fetches overlap
 //! as before the queue, within the per-host limit), and insight extraction
@@ -464,14 +471,17 @@ impl Region {
                 let Some(stored) = self.store().digest_for_date(date().map_err(bad)?).await? else {
                     return Ok(part);
                 };
-                if job.attempts > 1 {
-                    // Only the holder of this job delivers this digest: claims
-                    // still held belong to the dead or failed earlier try.
-                    let released = self.store().release_delivery_leases(stored.id).await?;
-                    if released > 0 {
-                        tracing::warn!(region = %self.config().id, released, "Took over the delivery claims of a worker that stopped mid-delivery");
-                    }
+                // Only the holder of a deliver job delivers a digest, and a
+                // day has one open run (so one deliver job in hand) at a
+                // time: claims still held belong to a process that died, on
+                // an earlier try of this job or in an earlier run of the day,
+                // whatever this job's attempt count. Released now, they are
+                // sent now, not after the claim's lease.
+                let released = self.store().release_delivery_leases(stored.id).await?;
+                if released > 0 {
+                    tracing::warn!(region = %self.config().id, released, "Took over the delivery claims of a process that stopped mid-delivery");
                 }
+                crate::fault::point("deliver_job");
                 let mut delivery = RunReport {
                     digest: Some(stored.digest),
                     ..RunReport::default()

@@ -39,6 +39,7 @@
 //! the lease runs out. See `jobs.rs` for the stage machine.
 
 mod deliver;
+pub mod fault;
 pub use deliver::{AI_MARKER_HEADER, DeliveryStep, DigestDelivery};
 mod links;
 pub use links::{LinkError, LinkPurpose, LinkSigner, ParsedLink};

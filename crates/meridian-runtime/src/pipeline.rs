@@ -106,6 +106,12 @@ pub struct RunReport {
     pub delivery: StageCounts,
     /// Where emails went.
     pub transport: String,
+    /// Confirmed subscribers still waiting for the day's digest when the run
+    /// ended (claimed by a process that died, refused temporarily, or held
+    /// back by a relay outage): the next run of the day delivers to them.
+    /// Counted from the store at the end of `meridian run`.
+    #[serde(default)]
+    pub waiting: u64,
 }
 
 impl RunReport {
@@ -294,7 +300,28 @@ impl Region {
         }
         report.model_notes = all_notes;
         self.audit_run_finished(audit_mark, progress).await?;
+        report.waiting = self.subscribers_waiting(options.date).await?;
+        if report.waiting > 0 {
+            progress(&format!(
+                "{} subscriber(s) still wait for the digest of {}; run again to deliver to them",
+                report.waiting, options.date
+            ));
+        }
         Ok(report)
+    }
+
+    /// Confirmed subscribers still waiting for the digest of `date` (0 when
+    /// the day has no digest); see [`RunReport::waiting`].
+    ///
+    /// # Errors
+    /// [`RuntimeError::Store`].
+    pub async fn subscribers_waiting(&self, date: NaiveDate) -> Result<u64, RuntimeError> {
+        let store = self.store();
+        let Some(stored) = store.digest_for_date(date).await? else {
+            return Ok(0);
+        };
+        let n = store.subscribers_waiting_for(stored.id).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Opens the run of `options.date` in the queue without working on it

@@ -704,12 +704,37 @@ impl Region {
         if head.seq == 0 || signed == Some(head.seq) || self.audit().public_key().is_none() {
             return Ok(false);
         }
+        Ok(self.sign_chain().await?.is_some())
+    }
+
+    /// Signs the chain head ([`meridian_audit::AuditLog::checkpoint`]) and,
+    /// when the region sets `audit.witness_dir`, writes the signed checkpoint
+    /// there too (the witness outside the database; see
+    /// [`meridian_audit::witness`]). `None` when the region has no key.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Audit`] when the checkpoint cannot be made or the
+    /// witness file cannot be written (the checkpoint is stored then).
+    pub async fn sign_chain(
+        &self,
+    ) -> Result<Option<meridian_audit::SignedCheckpoint>, RuntimeError> {
         let checkpoint = self
             .audit()
             .checkpoint()
             .await
             .map_err(|source| self.audit_error(source))?;
-        Ok(checkpoint.is_some())
+        if let (Some(cp), Some(dir)) = (&checkpoint, &self.config().audit_witness_dir) {
+            match meridian_audit::witness::write_witness(dir, cp) {
+                Ok(path) => {
+                    tracing::debug!(region = %self.config().id, number = cp.number, path = %path.display(), "Wrote the witness of an audit checkpoint");
+                }
+                Err(source) => {
+                    tracing::error!(region = %self.config().id, number = cp.number, error = %source, "Cannot write the audit checkpoint to the witness directory (audit.witness_dir)");
+                    return Err(self.audit_error(source));
+                }
+            }
+        }
+        Ok(checkpoint)
     }
 
     /// Where this process's policy decision counters stand, to report the
@@ -769,10 +794,7 @@ impl Region {
             .record_with_pending(vec![event])
             .await
             .map_err(|source| self.audit_error(source))?;
-        self.audit()
-            .checkpoint()
-            .await
-            .map_err(|source| self.audit_error(source))?;
+        self.sign_chain().await?;
         Ok(())
     }
 
@@ -794,10 +816,7 @@ impl Region {
         let flushed = self.sovereignty().pending_len();
         if flushed > 0 {
             self.flush_audit().await?;
-            self.audit()
-                .checkpoint()
-                .await
-                .map_err(|source| self.audit_error(source))?;
+            self.sign_chain().await?;
         }
         let signed = if self.audit().public_key().is_some() {
             "signed at the end of the run"

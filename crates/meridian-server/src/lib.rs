@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
+        .route("/audit/checkpoint", get(routes::audit_checkpoint))
         .route(pages::STYLESHEET_PATH, get(routes::stylesheet))
         .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))

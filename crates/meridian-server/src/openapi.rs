@@ -36,6 +36,7 @@ use crate::admin;
         crate::routes::subscribe_json,
         crate::routes::healthz,
         crate::routes::readyz,
+        crate::routes::audit_checkpoint,
         crate::metrics::scrape,
         crate::archive::index_json,
         crate::archive::digest_json_by_date,

@@ -312,6 +312,47 @@ pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// `GET /audit/checkpoint`: the region's latest signed audit checkpoint, as a
+/// witness document (record count, head hash, time, number, key fingerprint,
+/// the signed body and its Ed25519 signature; see `docs/audit.md`). Public,
+/// like a transparency log's signed tree head: anyone may keep copies, and
+/// `meridian audit verify --region R --against URL` fails when the region's
+/// chain is shorter than, or disagrees with, what was published.
+#[utoipa::path(get, path = "/audit/checkpoint", tag = "audit",
+    responses(
+        (status = 200, description = "The latest signed checkpoint (`type` = `meridian-audit-witness`)", content_type = "application/json", body = Object),
+        (status = 404, description = "`{\"error\": \"no_checkpoint\", \"detail\": …}`: the chain has not been signed yet", content_type = "application/json", body = Object),
+        (status = 500, description = "`{\"error\": \"internal\", \"detail\": …}`", content_type = "application/json", body = Object),
+    ))]
+pub(crate) async fn audit_checkpoint(State(state): State<AppState>) -> Response {
+    let region = &state.region;
+    match region.audit().latest_checkpoint().await {
+        Ok(Some(cp)) => {
+            let mut response = Json(cp.witness()).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({
+                "error": "no_checkpoint",
+                "detail": format!("region `{}` has no signed audit checkpoint yet", region.config().id),
+            })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(region = %region.config().id, error = %e, "Cannot read the latest audit checkpoint.");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({"error": "internal", "detail": "internal error"})),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// `GET /readyz`: the region's database answers, its schema is current
 /// (every migration of this build applied), and its policy gate holds the
 /// region's policies.

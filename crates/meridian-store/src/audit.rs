@@ -28,6 +28,21 @@ pub struct AuditHead {
     pub hash: Option<String>,
 }
 
+/// What the audit writer remembers beside the chain: evidence that records
+/// existed, which deleting records (and the checkpoints over them) does not
+/// remove unless this row is rewritten too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuditWriterState {
+    /// Append transactions committed (each wrote at least one record).
+    pub appends: i64,
+    /// Sequence number of the last record ever appended (the high-water mark).
+    pub head_seq: i64,
+    /// Runs the region has recorded (each run appends records).
+    pub runs: i64,
+    /// Delivery rows (each delivery try appends records).
+    pub deliveries: i64,
+}
+
 /// One row of `audit_log`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
@@ -85,6 +100,7 @@ const HEAD: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 const LAST_CHECKPOINT: &str =
     "SELECT number, seq, at, body, signature FROM audit_checkpoints ORDER BY number DESC LIMIT 1";
 const LOCK: &str = "UPDATE audit_writer SET appends = appends + 1 WHERE id = 1";
+const HIGH_WATER: &str = "UPDATE audit_writer SET head_seq = $1 WHERE id = 1 AND head_seq < $1";
 const INSERT_RECORD: &str = "INSERT INTO audit_log (seq, at, kind, record, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)";
 const INSERT_CHECKPOINT: &str =
     "INSERT INTO audit_checkpoints (number, seq, at, body, signature) VALUES ($1, $2, $3, $4, $5)";
@@ -137,6 +153,7 @@ impl RegionStore {
             seq = row.seq;
             prev = Some(row.hash.clone());
         }
+        self.raise_high_water(&mut tx, seq).await?;
         tx.commit().await.map_err(err)?;
         Ok(rows)
     }
@@ -205,6 +222,20 @@ impl RegionStore {
         }
     }
 
+    /// Raises the writer's high-water mark to `seq` (see [`AuditWriterState`]).
+    async fn raise_high_water(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(HIGH_WATER)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.query_err("appending to the audit log", e))?;
+        Ok(())
+    }
+
     async fn insert_record(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -253,6 +284,7 @@ impl RegionStore {
             ));
         }
         self.insert_record(&mut tx, &row).await?;
+        self.raise_high_water(&mut tx, row.seq).await?;
         if let Some(cp) = &checkpoint {
             let expected = last.as_ref().map_or(1, |l| l.number + 1);
             if cp.number != expected {
@@ -299,6 +331,43 @@ impl RegionStore {
         .fetch_optional(self.pool())
         .await
         .map_err(|e| self.query_err("reading the last audit checkpoint", e))
+    }
+
+    /// The writer's counters and the other tables' evidence that records
+    /// existed (see [`AuditWriterState`]). A missing writer row reads as
+    /// zeros: verification then relies on runs and deliveries.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn audit_writer_state(&self) -> Result<AuditWriterState, StoreError> {
+        let err = |e| self.query_err("reading the audit writer's counters", e);
+        let writer = sqlx::query("SELECT appends, head_seq FROM audit_writer WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await
+            .map_err(err)?;
+        let (appends, head_seq) = match writer {
+            Some(r) => (
+                r.try_get("appends")
+                    .map_err(|e| self.corrupt("audit writer row", e))?,
+                r.try_get("head_seq")
+                    .map_err(|e| self.corrupt("audit writer row", e))?,
+            ),
+            None => (0, 0),
+        };
+        let runs = sqlx::query_scalar("SELECT COUNT(*) FROM runs")
+            .fetch_one(self.pool())
+            .await
+            .map_err(err)?;
+        let deliveries = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries")
+            .fetch_one(self.pool())
+            .await
+            .map_err(err)?;
+        Ok(AuditWriterState {
+            appends,
+            head_seq,
+            runs,
+            deliveries,
+        })
     }
 
     /// Number of rows in the audit log.
@@ -353,6 +422,18 @@ impl RegionStore {
         .fetch_all(self.pool())
         .await
         .map_err(|e| self.query_err("reading audit records of a period", e))
+    }
+
+    /// The last checkpoint (`None` before the first).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn audit_checkpoints_latest(&self) -> Result<Option<CheckpointRow>, StoreError> {
+        sqlx::query(LAST_CHECKPOINT)
+            .try_map(|r: AnyRow| checkpoint_row(&r))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| self.query_err("reading the last audit checkpoint", e))
     }
 
     /// Every checkpoint, by number.

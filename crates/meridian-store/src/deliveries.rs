@@ -258,6 +258,29 @@ impl RegionStore {
         .rows_affected())
     }
 
+    /// Confirmed subscribers still waiting for digest `digest_id`: no
+    /// delivery row yet, or one still `pending` (claimed by a process that
+    /// died, refused temporarily, or held back by a relay outage). A rerun
+    /// of the day delivers to them.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn subscribers_waiting_for(&self, digest_id: i64) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscribers s WHERE s.status = 'confirmed' AND NOT EXISTS \
+             (SELECT 1 FROM deliveries d WHERE d.digest_id = $1 AND d.subscriber_id = s.id AND d.status <> 'pending')",
+        )
+        .bind(digest_id)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| {
+            self.query_err(
+                format!("counting subscribers waiting for digest {digest_id}"),
+                e,
+            )
+        })
+    }
+
     /// Every delivery of a digest.
     ///
     /// # Errors

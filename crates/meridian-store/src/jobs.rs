@@ -371,7 +371,9 @@ impl RegionStore {
     /// Claims one job for `worker` until `now + lease_secs`: the oldest queued
     /// job that is due, or a `running` job whose lease ran out (its worker is
     /// presumed dead; the try it was on counts). Jobs out of tries are not
-    /// claimed (see [`RegionStore::bury_abandoned_jobs`]).
+    /// claimed (see [`RegionStore::bury_abandoned_jobs`]), except an
+    /// abandoned `deliver` job: a worker that died delivering does not use
+    /// up the delivery of subscribers still waiting.
     ///
     /// # Errors
     /// [`StoreError::Query`] or [`StoreError::Corrupt`].
@@ -390,7 +392,7 @@ impl RegionStore {
         let mut row = None;
         for claimable in [
             "status = 'queued' AND run_after <= $1 AND attempts < max_attempts",
-            "status = 'running' AND lease_until < $1 AND attempts < max_attempts",
+            "status = 'running' AND lease_until < $1 AND (attempts < max_attempts OR kind = 'deliver')",
         ] {
             row = self
                 .claim_where(claimable, worker, now, lease)
@@ -578,7 +580,11 @@ impl RegionStore {
     }
 
     /// Marks `dead` every job whose worker died (lease run out) on its last
-    /// allowed try; returns how many.
+    /// allowed try; returns how many. A `deliver` job is never buried for
+    /// being abandoned: a crash in the middle of delivery says nothing about
+    /// the emails still to send, so the job is taken over (see
+    /// [`RegionStore::claim_job`]) however often its workers died, until it
+    /// ends on its own (done, or failed `max_attempts` times).
     ///
     /// # Errors
     /// [`StoreError::Query`].
@@ -586,7 +592,7 @@ impl RegionStore {
         Ok(sqlx::query(
             "UPDATE jobs SET status = 'dead', finished_at = $1, lease_until = NULL, \
              last_error = COALESCE(last_error, 'abandoned: the worker stopped renewing its lease') \
-             WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts",
+             WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts AND kind <> 'deliver'",
         )
         .bind(now)
         .execute(self.pool())

@@ -41,7 +41,7 @@ use meridian_core::RegionId;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub use audit::{AuditHead, AuditRow, CheckpointRow};
+pub use audit::{AuditHead, AuditRow, AuditWriterState, CheckpointRow};
 pub use confirmations::{ConfirmationOutcome, ConfirmationRow};
 pub use deliveries::{DELIVERY_LEASE_SECS, DeliveryClaim, DeliveryRetry, DeliveryRow};
 pub use digests::{CandidateEpisode, DigestPage, StoredDigest};

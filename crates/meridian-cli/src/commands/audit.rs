@@ -76,6 +76,13 @@ pub struct VerifyArgs {
     /// Print the verification report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// A witnessed checkpoint to check the region's chain against: a file
+    /// written to `audit.witness_dir`, such a directory (every `*.json` in
+    /// it), or the URL of a region's `GET /audit/checkpoint` (a copy saved
+    /// from it works too). Fails when the chain is shorter than, or disagrees
+    /// with, what was witnessed. Repeat for several.
+    #[arg(long, value_name = "FILE|DIR|URL", requires = "region")]
+    pub against: Vec<String>,
 }
 
 /// Report formats.
@@ -213,7 +220,7 @@ fn keygen(cli: &Cli, region: &str, out: Option<&Path>, force: bool) -> anyhow::R
 }
 
 async fn checkpoint(cli: &Cli, region: &str, key_file: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let (_, log) = match open_log(cli, region, key_file).await {
+    let (config, log) = match open_log(cli, region, key_file).await {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -221,6 +228,12 @@ async fn checkpoint(cli: &Cli, region: &str, key_file: Option<&Path>) -> anyhow:
     log.store().close().await;
     match made {
         Some(cp) => {
+            if let Some(dir) = &config.audit_witness_dir {
+                let path = meridian_audit::witness::write_witness(dir, &cp).context(
+                    "writing the checkpoint to the witness directory (audit.witness_dir)",
+                )?;
+                crate::say!("witness: {}", path.display());
+            }
             crate::say!(
                 "checkpoint {} of region `{}` signs record {} (hash {}) with key {}",
                 cp.number,
@@ -350,8 +363,19 @@ async fn verify_region(cli: &Cli, args: &VerifyArgs) -> anyhow::Result<ExitCode>
             }
         }
     };
+    let mut witnessed = Vec::new();
+    for source in &args.against {
+        match read_witness(&config.id, source).await {
+            Ok(mut w) => witnessed.append(&mut w),
+            Err(reason) => {
+                eprintln!("error: --against {source}: {reason}");
+                log.store().close().await;
+                return Ok(ExitCode::from(EXIT_INPUT));
+            }
+        }
+    }
     let report = log
-        .verify(trusted.as_ref())
+        .verify_against(trusted.as_ref(), &witnessed)
         .await
         .context("verifying the audit chain")?;
     log.store().close().await;
@@ -464,3 +488,53 @@ async fn report(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The witnessed checkpoints at `source`: a URL (fetched once, bounded,
+/// outside the region's policy gate: verifying appends nothing to the chain)
+/// or a file or directory.
+async fn read_witness(
+    region: &RegionId,
+    source: &str,
+) -> Result<Vec<meridian_audit::witness::Witnessed>, String> {
+    use meridian_audit::witness::{parse_witness, read_witness_path};
+    if !(source.starts_with("http://") || source.starts_with("https://")) {
+        return read_witness_path(Path::new(source)).map_err(|e| e.to_string());
+    }
+    let url = url::Url::parse(source).map_err(|e| format!("not a URL: {e}"))?;
+    let host = url.host_str().ok_or("the URL names no host")?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    // The operator names this host: it may be on loopback or a private
+    // network (an auditor's own witness service).
+    let entry = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let rules = meridian_egress::EgressRules::new(&[entry], true).map_err(|e| e.to_string())?;
+    let client = meridian_egress::EgressClient::new(
+        region.clone(),
+        rules,
+        meridian_egress::EgressOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let outcome = client
+        .get(
+            &url,
+            &meridian_egress::Validators::default(),
+            Some(WITNESS_MAX_BYTES),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    match outcome {
+        meridian_egress::FetchOutcome::Fetched(f) => {
+            let text = std::str::from_utf8(&f.body).map_err(|e| format!("not UTF-8: {e}"))?;
+            parse_witness(text, source).map(|w| vec![w])
+        }
+        meridian_egress::FetchOutcome::NotModified { .. } => {
+            Err("the server answered 304 to an unconditional request".into())
+        }
+    }
+}
+
+/// A witness document is a few hundred bytes; anything much larger is not one.
+const WITNESS_MAX_BYTES: u64 = 64 * 1024;

@@ -1,6 +1,9 @@
 //! `meridian run --region R`: one daily run, worked in this process through
 //! the region's job queue (`meridian worker` processes may help), or only
 //! queued with `--enqueue-only`.
+//!
+//! Exit code 6 ([`EXIT_WAITING`]): the run finished, but confirmed
+//! subscribers still wait for the day's digest; the next run delivers to them.
 
 use std::process::ExitCode;
 
@@ -8,7 +11,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use meridian_runtime::{RunOptions, WorkerOptions};
 
-use crate::Cli;
+use crate::{Cli, EXIT_WAITING};
 
 /// Arguments of `meridian run`.
 #[derive(Debug, clap::Args)]
@@ -78,6 +81,13 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     region.shutdown().await;
     if args.json {
         crate::say!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if report.waiting > 0 {
+        eprintln!(
+            "error: the run finished, but {} subscriber(s) still wait for the digest of {}; run `meridian run --region {}` again to deliver to them",
+            report.waiting, options.date, args.region
+        );
+        return Ok(ExitCode::from(EXIT_WAITING));
     }
     Ok(ExitCode::SUCCESS)
 }

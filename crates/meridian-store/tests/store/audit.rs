@@ -1,4 +1,4 @@
-use meridian_store::{AuditHead, AuditRow, CheckpointRow, SubscriberStatus};
+use meridian_store::{AuditHead, AuditRow, AuditWriterState, CheckpointRow, SubscriberStatus};
 
 use crate::store_test;
 
@@ -233,3 +233,41 @@ store_test!(inventory_counts_rows_in_and_out_of_the_period, |db| {
     assert!(s.model_call_counts(0, 1_000).await.unwrap().is_empty());
     s.close().await;
 });
+
+store_test!(
+    the_writer_remembers_the_highest_record_after_the_rows_are_gone,
+    |db| {
+        let s = db.open("us").await.unwrap();
+        assert_eq!(
+            s.audit_writer_state().await.unwrap(),
+            AuditWriterState::default()
+        );
+        s.append_audit(|head| next(head, "a")).await.unwrap();
+        s.append_audit_batch(|head| {
+            let first = next(head, "a");
+            let second = next(
+                &AuditHead {
+                    seq: first.seq,
+                    hash: Some(first.hash.clone()),
+                },
+                "a",
+            );
+            vec![first, second]
+        })
+        .await
+        .unwrap();
+        let state = s.audit_writer_state().await.unwrap();
+        assert_eq!((state.appends, state.head_seq), (2, 3));
+        // Rows deleted behind the writer's back: the mark stays.
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query("DELETE FROM audit_log WHERE seq > 1")
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+        assert_eq!(s.audit_head().await.unwrap().seq, 1);
+        assert_eq!(s.audit_writer_state().await.unwrap().head_seq, 3);
+        s.close().await;
+    }
+);

@@ -170,11 +170,23 @@ store_test!(a_failing_job_is_retried_with_back_off_then_dead, |db| {
     assert_eq!(count(&s.job_counts().await.unwrap(), "digest", "dead"), 1);
 
     // A job whose worker died on its last allowed try is buried, not retried.
-    s.enqueue_job(&job("deliver", "d1", 1), 300).await.unwrap();
+    s.enqueue_job(&job("feed", "f1", 1), 300).await.unwrap();
     s.claim_job("w4", 300, 10).await.unwrap().unwrap();
     assert!(s.claim_job("w5", 400, 10).await.unwrap().is_none());
     assert_eq!(s.bury_abandoned_jobs(400).await.unwrap(), 1);
-    assert_eq!(count(&s.job_counts().await.unwrap(), "deliver", "dead"), 1);
+    assert_eq!(count(&s.job_counts().await.unwrap(), "feed", "dead"), 1);
+    assert_eq!(s.unfinished_jobs().await.unwrap(), 0);
+
+    // A deliver job is never buried for its workers' deaths: it is taken
+    // over past its tries, so subscribers still waiting are not given up.
+    s.enqueue_job(&job("deliver", "d1", 1), 500).await.unwrap();
+    s.claim_job("w6", 500, 10).await.unwrap().unwrap();
+    assert_eq!(s.bury_abandoned_jobs(600).await.unwrap(), 0);
+    let taken = s.claim_job("w7", 600, 10).await.unwrap().unwrap();
+    assert_eq!((taken.kind.as_str(), taken.attempts), ("deliver", 2));
+    assert_eq!(s.bury_abandoned_jobs(700).await.unwrap(), 0);
+    assert_eq!(count(&s.job_counts().await.unwrap(), "deliver", "dead"), 0);
+    assert!(s.complete_job(taken.id, "w7", "{}", 605).await.unwrap());
     assert_eq!(s.unfinished_jobs().await.unwrap(), 0);
     assert!(job_backoff_secs(1) < job_backoff_secs(2));
     assert_eq!(job_backoff_secs(40), 600, "capped");
