@@ -231,6 +231,21 @@ impl LinkSigner {
         Ok(())
     }
 
+    /// A key for another use of the region's link secret (e.g. signing the
+    /// subscribe form's CSRF tokens): HMAC-SHA256 under the secret over
+    /// `meridian-key-v1`, NUL, `label`. Every other MAC under the secret
+    /// starts with a different prefix (`meridian-link-v1`,
+    /// `meridian-recipient-v1`), so no link tag or keyed hash of an address,
+    /// both of which tokens of the admin API can see, ever equals a derived
+    /// key, and keys of different labels are unrelated.
+    #[must_use]
+    pub fn derived_key(&self, label: &str) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"meridian-key-v1\0");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The keyed hash that stands for an address in logs:
     /// `hmac-sha256:` + hex of HMAC-SHA256 under a key derived from the
     /// region's link secret. Stable per region, useless without the secret.
