@@ -15,5 +15,6 @@ mod api;
 mod archive;
 mod browser;
 mod flow;
+mod hardening;
 mod helpers;
 mod routes;
