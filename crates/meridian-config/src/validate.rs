@@ -1102,7 +1102,10 @@ mod tests {
         assert!(server.idle_timeout <= Duration::from_secs(60));
         assert_eq!(
             (server.max_connections, server.max_connections_per_ip),
-            (DEFAULT_MAX_CONNECTIONS, Some(DEFAULT_MAX_CONNECTIONS_PER_IP))
+            (
+                DEFAULT_MAX_CONNECTIONS,
+                Some(DEFAULT_MAX_CONNECTIONS_PER_IP)
+            )
         );
         let mut raw = minimal_region("en-US");
         raw.server.max_connections_per_ip = Some(0);

@@ -111,7 +111,9 @@ impl IntoResponse for AdminError {
 fn store_error(e: meridian_store::StoreError) -> AdminError {
     if e.is_retryable() {
         tracing::warn!(error = %e, "Admin API request refused: the region's store is busy.");
-        AdminError::unavailable("the region's store is busy; nothing was changed; try again shortly")
+        AdminError::unavailable(
+            "the region's store is busy; nothing was changed; try again shortly",
+        )
     } else {
         AdminError::internal(&e)
     }

@@ -257,7 +257,10 @@ impl Throttle {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.1 += 1;
         let now = Instant::now();
-        if state.0.is_none_or(|last| now.duration_since(last) >= LOG_EVERY) {
+        if state
+            .0
+            .is_none_or(|last| now.duration_since(last) >= LOG_EVERY)
+        {
             let n = state.1;
             *state = (Some(now), 0);
             Some(n)
@@ -329,9 +332,10 @@ impl Activity {
     /// When the next deadline falls, and which; `None` for "look again then".
     fn due(&self, limits: &ConnectionLimits) -> (Instant, Option<Timeout>) {
         match self.lock().0 {
-            Phase::AwaitingHead(since) => {
-                (since + limits.header_read_timeout, Some(Timeout::HeaderRead))
-            }
+            Phase::AwaitingHead(since) => (
+                since + limits.header_read_timeout,
+                Some(Timeout::HeaderRead),
+            ),
             Phase::Idle(since) => (since + limits.idle_timeout, Some(Timeout::Idle)),
             Phase::InRequest => (
                 Instant::now() + limits.header_read_timeout.min(limits.idle_timeout),
@@ -403,10 +407,7 @@ impl AsyncWrite for WatchedIo {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -644,7 +645,9 @@ mod tests {
 
     #[test]
     fn a_client_is_an_ipv4_address_or_an_ipv6_64() {
-        let v6: IpAddr = "2001:db8:1:2:aa:bb:cc:dd".parse().unwrap_or(IpAddr::from([0; 4]));
+        let v6: IpAddr = "2001:db8:1:2:aa:bb:cc:dd"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 4]));
         assert_eq!(
             client_key(v6).to_string(),
             "2001:db8:1:2::",

@@ -250,7 +250,10 @@ pub(crate) async fn read_body_in_time(
     )
     .await
     {
-        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Ok(Err(e)) if is_length_limit(&e) => too_large(),
         Ok(Err(e)) => crate::error::error_response(
             StatusCode::BAD_REQUEST,

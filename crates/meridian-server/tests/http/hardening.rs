@@ -56,9 +56,13 @@ async fn csrf_tokens_cannot_be_forged_from_what_a_read_token_sees() {
     let served = Served::start(&t).await;
     let addr = served.addr;
     for email in ["csrf-key@meridian.example", "someone@fx.example"] {
-        let r = http::post_json(addr, "/api/v1/subscribe", &format!(r#"{{"email":"{email}"}}"#))
-            .await
-            .unwrap();
+        let r = http::post_json(
+            addr,
+            "/api/v1/subscribe",
+            &format!(r#"{{"email":"{email}"}}"#),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status, 202, "{email}: {}", r.body);
     }
     let read = token(&t, TokenScope::Read).await;
@@ -103,7 +107,9 @@ async fn csrf_tokens_cannot_be_forged_from_what_a_read_token_sees() {
     }
     let stored = t.region.store().list_subscribers().await.unwrap();
     assert!(
-        stored.iter().all(|s| s.email.as_str() != "victim@fx.example"),
+        stored
+            .iter()
+            .all(|s| s.email.as_str() != "victim@fx.example"),
         "the forged form subscribed nobody"
     );
     served.stop().await.unwrap();
@@ -122,9 +128,7 @@ async fn metric(addr: SocketAddr, series: &str) -> u64 {
 /// that a flood and the health check come from different client addresses.
 async fn connect_from(from: [u8; 4], addr: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::from((from, 0)))
-        .unwrap();
+    socket.bind(SocketAddr::from((from, 0))).unwrap();
     socket.connect(addr).await.unwrap()
 }
 
@@ -169,7 +173,10 @@ async fn slow_and_idle_sockets_are_dropped_and_healthz_keeps_answering() {
         let mut stream = connect_from(flooder, addr).await;
         if i % 2 == 1 {
             // Half a request line now, then a header byte at a time.
-            stream.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ").await.unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+                .await
+                .unwrap();
         }
         flood.push(stream);
     }
@@ -318,23 +325,119 @@ async fn every_api_error_has_the_one_json_shape() {
     let addr = served.addr;
     let admin = format!("Bearer {}", token(&t, TokenScope::Admin).await);
     let big_json = format!(r#"{{"email":"{}@fx.example"}}"#, "a".repeat(20 * 1024));
-    let cases: Vec<(&str, &str, &str, Vec<(&str, &str)>, &[u8], u16, &str)> = vec![
-        ("subscribe body over 16 KiB", "POST", "/api/v1/subscribe", vec![("Content-Type", "application/json")], big_json.as_bytes(), 413, "too_large"),
-        ("subscribe not JSON typed", "POST", "/api/v1/subscribe", vec![("Content-Type", "text/plain")], br#"{"email":"a@fx.example"}"#, 415, "unsupported_media_type"),
-        ("subscribe bad address", "POST", "/api/v1/subscribe", vec![("Content-Type", "application/json")], br#"{"email":"nope"}"#, 400, "invalid"),
-        ("subscribe missing field", "POST", "/api/v1/subscribe", vec![("Content-Type", "application/json")], br#"{}"#, 400, "invalid"),
-        ("subscribe with PUT", "PUT", "/api/v1/subscribe", vec![("Content-Type", "application/json")], br#"{}"#, 405, "method_not_allowed"),
-        ("no such API route", "GET", "/api/v1/nothing-here", vec![], b"", 404, "not_found"),
-        ("feed id not a number", "GET", "/api/v1/feeds/abc", vec![("Authorization", admin.as_str())], b"", 400, "invalid"),
-        ("feed body over 16 KiB", "POST", "/api/v1/feeds", vec![("Authorization", admin.as_str()), ("Content-Type", "application/json")], big_json.as_bytes(), 413, "too_large"),
-        ("form posted as JSON", "POST", "/subscribe", vec![("Content-Type", "application/json")], br#"{"email":"a@fx.example"}"#, 415, "unsupported_media_type"),
-        ("form with DELETE", "DELETE", "/subscribe", vec![], b"", 405, "method_not_allowed"),
+    // (case, method, target, headers, body, status, code)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        &'a [u8],
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "subscribe body over 16 KiB",
+            "POST",
+            "/api/v1/subscribe",
+            vec![("Content-Type", "application/json")],
+            big_json.as_bytes(),
+            413,
+            "too_large",
+        ),
+        (
+            "subscribe not JSON typed",
+            "POST",
+            "/api/v1/subscribe",
+            vec![("Content-Type", "text/plain")],
+            br#"{"email":"a@fx.example"}"#,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "subscribe bad address",
+            "POST",
+            "/api/v1/subscribe",
+            vec![("Content-Type", "application/json")],
+            br#"{"email":"nope"}"#,
+            400,
+            "invalid",
+        ),
+        (
+            "subscribe missing field",
+            "POST",
+            "/api/v1/subscribe",
+            vec![("Content-Type", "application/json")],
+            br#"{}"#,
+            400,
+            "invalid",
+        ),
+        (
+            "subscribe with PUT",
+            "PUT",
+            "/api/v1/subscribe",
+            vec![("Content-Type", "application/json")],
+            br#"{}"#,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "no such API route",
+            "GET",
+            "/api/v1/nothing-here",
+            vec![],
+            b"",
+            404,
+            "not_found",
+        ),
+        (
+            "feed id not a number",
+            "GET",
+            "/api/v1/feeds/abc",
+            vec![("Authorization", admin.as_str())],
+            b"",
+            400,
+            "invalid",
+        ),
+        (
+            "feed body over 16 KiB",
+            "POST",
+            "/api/v1/feeds",
+            vec![
+                ("Authorization", admin.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            big_json.as_bytes(),
+            413,
+            "too_large",
+        ),
+        (
+            "form posted as JSON",
+            "POST",
+            "/subscribe",
+            vec![("Content-Type", "application/json")],
+            br#"{"email":"a@fx.example"}"#,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "form with DELETE",
+            "DELETE",
+            "/subscribe",
+            vec![],
+            b"",
+            405,
+            "method_not_allowed",
+        ),
     ];
     for (case, method, target, headers, body, status, code) in cases {
-        let r = http::request(addr, method, target, &headers, body).await.unwrap();
+        let r = http::request(addr, method, target, &headers, body)
+            .await
+            .unwrap();
         assert_eq!(r.status, status, "{case}: {}", r.body);
         assert!(
-            r.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
             "{case}: {:?}",
             r.headers
         );
@@ -345,12 +448,21 @@ async fn every_api_error_has_the_one_json_shape() {
             "{case}: {}",
             r.body
         );
-        assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{case}: {}", r.body);
+        assert_eq!(
+            v.as_object().map(|o| o.len()),
+            Some(2),
+            "{case}: {}",
+            r.body
+        );
         if status == 405 {
             assert!(r.header("allow").is_some(), "{case}: {:?}", r.headers);
         }
     }
-    let v = json(&http::post_json(addr, "/api/v1/subscribe", r#"{"email":"nope"}"#).await.unwrap());
+    let v = json(
+        &http::post_json(addr, "/api/v1/subscribe", r#"{"email":"nope"}"#)
+            .await
+            .unwrap(),
+    );
     assert!(
         v["detail"].as_str().unwrap().starts_with("email: "),
         "the detail names the field: {v}"
@@ -388,9 +500,10 @@ async fn a_locked_database_answers_503_and_writes_nothing_late() {
     // hand is finished (or dropped) by then.
     served.stop().await.unwrap();
     t.region.store().close().await;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM subscribers WHERE email = 'late@fx.example'")
-        .fetch_one(&mut holder)
-        .await
-        .unwrap();
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM subscribers WHERE email = 'late@fx.example'")
+            .fetch_one(&mut holder)
+            .await
+            .unwrap();
     assert_eq!(rows, 0, "no subscription written after the answer");
 }

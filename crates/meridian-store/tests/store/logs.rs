@@ -18,11 +18,7 @@ type Seen = Arc<Mutex<Vec<(Level, String)>>>;
 struct Capture(Seen);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         let meta = event.metadata();
         if !(meta.target() == "sqlx::query" || meta.target().starts_with("sqlx::pool")) {
             return;
@@ -71,7 +67,10 @@ store_test!(a_statement_slowed_by_a_lock_is_not_a_warning, |db| {
     };
     let url = format!("https://{}.example/feed.xml", db.url.len());
     let (added, ()) = tokio::join!(store.add_feed(&url, None, "cli", 1), release);
-    assert!(added.unwrap().1, "the insert waited for the lock, then went through");
+    assert!(
+        added.unwrap().1,
+        "the insert waited for the lock, then went through"
+    );
     store.close().await;
     let seen = seen.lock().unwrap().clone();
     assert!(
