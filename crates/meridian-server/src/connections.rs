@@ -35,9 +35,12 @@
 //! When a limit bites it is counted in `/metrics`
 //! (`meridian_connections_refused_total{limit}`,
 //! `meridian_connection_timeouts_total{timeout}`, and the gauge
-//! `meridian_connections_open`) and logged at most once per
-//! [`LOG_EVERY`] and kind, with the count since the last line, so that a
-//! flood does not flood the log too.
+//! `meridian_connections_open`) and logged: refusals, and header-read
+//! timeouts of connections that sent part of a header, at WARN at most once
+//! per [`LOG_EVERY`] and kind, with the count since the last line, so that a
+//! flood does not flood the log too; connections that sent nothing before
+//! the header-read timeout (browsers' unused preconnections look the same)
+//! and idle kept-alive connections at DEBUG.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -283,8 +286,8 @@ struct Logs {
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     /// A request header is due: since the connection opened, or since the
-    /// first byte after an idle wait.
-    AwaitingHead(Instant),
+    /// first byte after an idle wait; `true` once some of it has arrived.
+    AwaitingHead(Instant, bool),
     /// A request is being handled (no deadline here: the request's own
     /// deadlines apply).
     InRequest,
@@ -304,7 +307,7 @@ struct Activity {
 impl Activity {
     fn new() -> Self {
         Self {
-            state: Mutex::new((Phase::AwaitingHead(Instant::now()), 0)),
+            state: Mutex::new((Phase::AwaitingHead(Instant::now(), false), 0)),
             idle: tokio::sync::Notify::new(),
         }
     }
@@ -313,12 +316,22 @@ impl Activity {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Bytes arrived: after an idle wait, a header is now due.
+    /// Bytes arrived: after an idle wait, a header is now due; while one
+    /// is due, part of it is here.
     fn on_read(&self) {
         let mut state = self.lock();
-        if let Phase::Idle(_) = state.0 {
-            state.0 = Phase::AwaitingHead(Instant::now());
+        match state.0 {
+            Phase::Idle(_) => state.0 = Phase::AwaitingHead(Instant::now(), true),
+            Phase::AwaitingHead(since, false) => state.0 = Phase::AwaitingHead(since, true),
+            Phase::AwaitingHead(_, true) | Phase::InRequest => {}
         }
+    }
+
+    /// Whether part of a request header has arrived (a client that stalls
+    /// after that is the slow-header attack; one that never sends a byte is
+    /// as often a browser's unused preconnection).
+    fn partial_head(&self) -> bool {
+        matches!(self.lock().0, Phase::AwaitingHead(_, true))
     }
 
     /// A request reached the service.
@@ -332,7 +345,7 @@ impl Activity {
     /// When the next deadline falls, and which; `None` for "look again then".
     fn due(&self, limits: &ConnectionLimits) -> (Instant, Option<Timeout>) {
         match self.lock().0 {
-            Phase::AwaitingHead(since) => (
+            Phase::AwaitingHead(since, _) => (
                 since + limits.header_read_timeout,
                 Some(Timeout::HeaderRead),
             ),
@@ -586,14 +599,18 @@ impl Connection {
                     }
                     self.metrics.count_connection_timeout(timeout);
                     match timeout {
-                        Timeout::HeaderRead => {
+                        Timeout::HeaderRead if activity.partial_head() => {
                             if let Some(n) = self.logs.header_read.hit() {
                                 tracing::warn!(
                                     closed = n,
                                     timeout_secs = self.limits.header_read_timeout.as_secs(),
-                                    "Closed connections whose client sent no complete request header in time (`server.header_read_timeout_secs`)."
+                                    "Closed connections that sent part of a request header and no more in time (`server.header_read_timeout_secs`)."
                                 );
                             }
+                            return;
+                        }
+                        Timeout::HeaderRead => {
+                            tracing::debug!("Closing a connection that sent nothing in time.");
                             return;
                         }
                         Timeout::Idle => {
