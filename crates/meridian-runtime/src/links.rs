@@ -369,6 +369,23 @@ mod tests {
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn a_derived_key_is_no_keyed_hash_and_depends_on_its_label_and_the_secret() {
+        let s = signer("us", KEY);
+        let csrf = s.derived_key("meridian-csrf-v1");
+        assert_eq!(csrf, s.derived_key("meridian-csrf-v1"), "stable");
+        assert_ne!(csrf, s.derived_key("other"));
+        assert_ne!(
+            csrf,
+            signer("us", b"another secret of 32 characters!").derived_key("meridian-csrf-v1")
+        );
+        // Neither the keyed hash of any address (tried: the old fixed one),
+        // as text or as bytes.
+        let hash = s.recipient_hash(&SubscriberEmail::parse("csrf-key@meridian.example").unwrap());
+        assert_ne!(hash.as_bytes(), csrf.as_slice());
+        assert_ne!(hex::encode(csrf), hash.trim_start_matches("hmac-sha256:"));
+    }
+
+    #[test]
     fn a_signed_link_verifies_until_it_expires() {
         let s = signer("us", KEY);
         let token = s.sign(LinkPurpose::Unsubscribe, 42, &ada(), 1_000);
