@@ -110,7 +110,7 @@ use tower_http::trace::TraceLayer;
 
 /// Longest a client may take to send a request body, and a reading route
 /// (`GET`, `HEAD`) to answer. A route that may write is not cut short: its
-/// answer waits for the outcome (see [`limits::respond_in_time`]).
+/// answer waits for the outcome (see the [`limits`] module).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request body accepted, bytes (the admin API's OPML import takes
 /// up to [`MAX_ADMIN_BODY_BYTES`]).
