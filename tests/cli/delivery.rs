@@ -58,7 +58,9 @@ async fn delivery_aborted_at_ten_points_ends_with_exactly_one_email_per_subscrib
     let mut smtp = SmtpServer::start();
     let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let readers: Vec<String> = (1..=12).map(|i| format!("r{i:02}@us.example.com")).collect();
+    let readers: Vec<String> = (1..=12)
+        .map(|i| format!("r{i:02}@us.example.com"))
+        .collect();
     let refs: Vec<&str> = readers.iter().map(String::as_str).collect();
     let regions = write_region(config.path(), &server, &smtp, &refs);
     let (c, d) = (regions.as_path(), data.path());

@@ -228,6 +228,22 @@ pub struct ServerSection {
     /// SQLite generates one into `{data_dir}/keys/<id>.token-secret`; a region
     /// on PostgreSQL (production, several replicas) requires the variable.
     pub token_secret_env: String,
+    /// Longest a client may take to send a whole request header, in seconds,
+    /// counted from the moment the connection opens or the first byte of a
+    /// request arrives (default 10). A connection that has not sent one by
+    /// then is closed.
+    pub header_read_timeout_secs: Option<u64>,
+    /// Longest a kept-alive connection may wait for its next request, in
+    /// seconds (default 30); it is closed then.
+    pub idle_timeout_secs: Option<u64>,
+    /// Most connections open at once (default 512); beyond it a new
+    /// connection gets `503` and is closed.
+    pub max_connections: Option<usize>,
+    /// Most connections open at once from one client address (an IPv6 /64
+    /// counts as one address), default 64; beyond it a new connection gets
+    /// `503` and is closed. 0: no per-address limit. Behind a reverse proxy
+    /// or an ingress every connection comes from the proxy: raise it, or set 0.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// `[policy]`: facts the region's policies decide on (see `docs/compliance.md`).

@@ -35,9 +35,10 @@ pub use file::{
 };
 pub use secret::Secret;
 pub use validate::{
-    DigestSettings, EgressSettings, MailSettings, ModelConfig, ModelRole, PolicySettings,
-    ProviderKind, RegionConfig, RetentionSettings, ServerSettings, StorageBackend, Weights,
-    default_token_secret_env,
+    DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_IP, DigestSettings, EgressSettings, MailSettings, ModelConfig,
+    ModelRole, PolicySettings, ProviderKind, RegionConfig, RetentionSettings, ServerSettings,
+    StorageBackend, Weights, default_token_secret_env,
 };
 
 use figment::Figment;

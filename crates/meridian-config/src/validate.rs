@@ -183,7 +183,27 @@ pub struct ServerSettings {
     /// Where a generated secret is kept when the variable is unset
     /// (`{data_dir}/keys/<id>.token-secret`).
     pub token_secret_file: PathBuf,
+    /// Longest a client may take to send a request header
+    /// (`header_read_timeout_secs`, default 10 s).
+    pub header_read_timeout: Duration,
+    /// Longest a kept-alive connection waits for its next request
+    /// (`idle_timeout_secs`, default 30 s).
+    pub idle_timeout: Duration,
+    /// Most connections open at once (`max_connections`, default 512).
+    pub max_connections: usize,
+    /// Most connections open at once from one client address
+    /// (`max_connections_per_ip`, default 64); `None`: no such limit.
+    pub max_connections_per_ip: Option<usize>,
 }
+
+/// Default of `server.header_read_timeout_secs`.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default of `server.idle_timeout_secs`.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
+/// Default of `server.max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default of `server.max_connections_per_ip`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
 
 /// Validated `[retention]`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -736,7 +756,31 @@ fn validate_server(
             format!("environment variable {token_secret_env} holds fewer than {MIN_TOKEN_SECRET_LEN} characters"),
         );
     }
+    let header_read_timeout_secs = raw
+        .header_read_timeout_secs
+        .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECS);
+    if header_read_timeout_secs == 0 {
+        c.push("server.header_read_timeout_secs", "must be at least 1");
+    }
+    let idle_timeout_secs = raw.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+    if idle_timeout_secs == 0 {
+        c.push("server.idle_timeout_secs", "must be at least 1");
+    }
+    let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 {
+        c.push("server.max_connections", "must be at least 1");
+    }
     ServerSettings {
+        header_read_timeout: Duration::from_secs(header_read_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(idle_timeout_secs.max(1)),
+        max_connections: max_connections.max(1),
+        max_connections_per_ip: match raw
+            .max_connections_per_ip
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP)
+        {
+            0 => None,
+            n => Some(n),
+        },
         listen,
         base_url: base_url.trim_end_matches('/').to_owned(),
         token_secret_env,
@@ -1128,6 +1172,40 @@ mod tests {
         raw.server.base_url = base_url.into();
         raw.server.listen = listen.into();
         validate_zz(raw)
+    }
+
+    #[test]
+    fn connection_limits_have_public_service_defaults_and_refuse_zero() {
+        let server = region_with("", "", "").unwrap().server;
+        assert!(server.header_read_timeout <= Duration::from_secs(30));
+        assert!(server.idle_timeout <= Duration::from_secs(60));
+        assert_eq!(
+            (server.max_connections, server.max_connections_per_ip),
+            (
+                DEFAULT_MAX_CONNECTIONS,
+                Some(DEFAULT_MAX_CONNECTIONS_PER_IP)
+            )
+        );
+        let mut raw = minimal_region("en-US");
+        raw.server.max_connections_per_ip = Some(0);
+        raw.server.header_read_timeout_secs = Some(3);
+        let server = validate_zz(raw).unwrap().server;
+        assert_eq!(server.max_connections_per_ip, None, "0 turns it off");
+        assert_eq!(server.header_read_timeout, Duration::from_secs(3));
+        for key in [
+            "server.header_read_timeout_secs",
+            "server.idle_timeout_secs",
+            "server.max_connections",
+        ] {
+            let mut raw = minimal_region("en-US");
+            match key {
+                "server.header_read_timeout_secs" => raw.server.header_read_timeout_secs = Some(0),
+                "server.idle_timeout_secs" => raw.server.idle_timeout_secs = Some(0),
+                _ => raw.server.max_connections = Some(0),
+            }
+            let problems = validate_zz(raw).unwrap_err();
+            assert!(problems.iter().any(|p| p.key == key), "{key}: {problems:?}");
+        }
     }
 
     /// The minimal region in `locale`, with `digest.languages` set when given.

@@ -231,6 +231,21 @@ impl LinkSigner {
         Ok(())
     }
 
+    /// A key for another use of the region's link secret (e.g. signing the
+    /// subscribe form's CSRF tokens): HMAC-SHA256 under the secret over
+    /// `meridian-key-v1`, NUL, `label`. Every other MAC under the secret
+    /// starts with a different prefix (`meridian-link-v1`,
+    /// `meridian-recipient-v1`), so no link tag or keyed hash of an address,
+    /// both of which tokens of the admin API can see, ever equals a derived
+    /// key, and keys of different labels are unrelated.
+    #[must_use]
+    pub fn derived_key(&self, label: &str) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"meridian-key-v1\0");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The keyed hash that stands for an address in logs:
     /// `hmac-sha256:` + hex of HMAC-SHA256 under a key derived from the
     /// region's link secret. Stable per region, useless without the secret.
@@ -352,6 +367,23 @@ mod tests {
     }
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_derived_key_is_no_keyed_hash_and_depends_on_its_label_and_the_secret() {
+        let s = signer("us", KEY);
+        let csrf = s.derived_key("meridian-csrf-v1");
+        assert_eq!(csrf, s.derived_key("meridian-csrf-v1"), "stable");
+        assert_ne!(csrf, s.derived_key("other"));
+        assert_ne!(
+            csrf,
+            signer("us", b"another secret of 32 characters!").derived_key("meridian-csrf-v1")
+        );
+        // Neither the keyed hash of any address (tried: the old fixed one),
+        // as text or as bytes.
+        let hash = s.recipient_hash(&SubscriberEmail::parse("csrf-key@meridian.example").unwrap());
+        assert_ne!(hash.as_bytes(), csrf.as_slice());
+        assert_ne!(hex::encode(csrf), hash.trim_start_matches("hmac-sha256:"));
+    }
 
     #[test]
     fn a_signed_link_verifies_until_it_expires() {

@@ -33,8 +33,10 @@ pub const MAX_ADMIN_BODY_BYTES: usize = 1024 * 1024;
 /// An error of the admin API.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// A stable code: `unauthorized`, `forbidden`, `invalid`, `not_found`,
-    /// `conflict`, `unavailable`, `internal`.
+    /// A stable code: `invalid`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `timeout`, `conflict`, `too_large`,
+    /// `uri_too_long`, `unsupported_media_type`, `rate_limited`, `internal`,
+    /// `unavailable`.
     pub error: &'static str,
     /// What is wrong, naming the field or line; never internals.
     pub detail: String,
@@ -88,6 +90,12 @@ impl AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::error::RETRY_AFTER_SECS),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -98,8 +106,17 @@ impl IntoResponse for AdminError {
     }
 }
 
+/// A store failure: `503` with `Retry-After` when the store is busy
+/// (locked, out of connections; nothing was written), else a `500`.
 fn store_error(e: meridian_store::StoreError) -> AdminError {
-    AdminError::internal(&e)
+    if e.is_retryable() {
+        tracing::warn!(error = %e, "Admin API request refused: the region's store is busy.");
+        AdminError::unavailable(
+            "the region's store is busy; nothing was changed; try again shortly",
+        )
+    } else {
+        AdminError::internal(&e)
+    }
 }
 
 /// Who is calling: the token's id and scope (a request extension set by
@@ -188,6 +205,11 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/subscribers", get(list_subscribers))
         .route("/api/v1/audit/report", get(audit_report))
         .route("/api/v1/audit/export", get(audit_export))
+        // Inside the authentication, so that noting a token's use is never cut.
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            crate::limits::respond_in_time,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,

@@ -10,7 +10,7 @@
 //! JSON is chosen by the `.json` suffix, not by `Accept`: each URL names one
 //! representation, so links, caches and `curl` agree without `Vary`. An
 //! unknown or malformed date, or a page past the last, is a `404` (a page in
-//! the region's language, or `{"error": {"message": …}}` for `.json`).
+//! the region's language, or `{"error": "not_found", "detail": …}` for `.json`).
 //!
 //! The pages show exactly what the emails showed: the words, dates, reasons
 //! and links come from `meridian-digest` ([`meridian_runtime::digest_view`]),
@@ -35,7 +35,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use chrono::NaiveDate;
 use meridian_core::Digest;
 use meridian_runtime::{
@@ -491,11 +491,9 @@ impl ArchiveError {
                     Err(e) => PageError::template(region)(e).into_response(),
                 }
             }
-            (Format::Json, Self::NotFound(what)) => (
-                StatusCode::NOT_FOUND,
-                Json(serde_json::json!({ "error": { "message": what } })),
-            )
-                .into_response(),
+            (Format::Json, Self::NotFound(what)) => {
+                crate::error::error_response(StatusCode::NOT_FOUND, what)
+            }
             (Format::Html, Self::Internal(e)) => PageError::internal(region)(e).into_response(),
             (Format::Html, Self::Template(e)) => PageError::template(region)(e).into_response(),
             (Format::Html, Self::Json(e)) => PageError::template(region)(minijinja::Error::new(
@@ -503,7 +501,7 @@ impl ArchiveError {
                 e.to_string(),
             ))
             .into_response(),
-            (Format::Json, Self::Internal(e)) => ApiError::Internal(Box::new(e)).into_response(),
+            (Format::Json, Self::Internal(e)) => ApiError::runtime(e).into_response(),
             (Format::Json, Self::Template(e)) => {
                 tracing::error!(region = %region.config().id, error = %e, "An archive template failed.");
                 json_internal()
@@ -517,11 +515,10 @@ impl ArchiveError {
 }
 
 fn json_internal() -> Response {
-    (
+    crate::error::error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        Json(serde_json::json!({ "error": { "message": "internal error" } })),
+        "internal error; the cause is in the service's log".to_owned(),
     )
-        .into_response()
 }
 
 /// `GET /archive`: the index page.

@@ -8,8 +8,10 @@
 //! forge a signature, so the post is refused with `403`.
 //!
 //! The token is `<expires>.<nonce>.<hmac>`: HMAC-SHA256 under a key derived
-//! from the region's link secret, so every replica of a region accepts the
-//! tokens of the others, and no server-side session is needed.
+//! from the region's link secret under its own label, so every replica of a
+//! region accepts the tokens of the others, no server-side session is
+//! needed, and no value the admin API shows (keyed hashes of addresses,
+//! made under another label) helps to forge one.
 //!
 //! The RFC 8058 one-click `POST /unsubscribe?token=…` is not a form of ours
 //! and takes no CSRF token: its signed link token is the credential, and
@@ -17,7 +19,6 @@
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac as _};
-use meridian_core::SubscriberEmail;
 use meridian_runtime::Region;
 use sha2::Sha256;
 
@@ -25,6 +26,8 @@ use sha2::Sha256;
 pub const CSRF_FIELD: &str = "csrf";
 /// The cookie's name.
 pub const CSRF_COOKIE: &str = "meridian_csrf";
+/// The label under which the CSRF key is derived from the region's link secret.
+pub const CSRF_KEY_LABEL: &str = "meridian-csrf-v1";
 /// How long a form stays usable, seconds.
 pub const CSRF_VALID_SECS: i64 = 2 * 3600;
 
@@ -42,18 +45,15 @@ impl std::fmt::Debug for CsrfSigner {
 }
 
 impl CsrfSigner {
-    /// The signer of `region`: its key is the keyed hash, under the region's
-    /// link secret, of a fixed label (so it is as secret as the link secret,
-    /// and the same on every replica).
+    /// The signer of `region`: its key is derived from the region's link
+    /// secret under its own label ([`CSRF_KEY_LABEL`]), so it is as secret as
+    /// the link secret, the same on every replica, and equal to nothing an
+    /// API token can read (keyed hashes of addresses are made under another
+    /// label).
     #[must_use]
     pub fn of(region: &Region) -> Self {
-        let key = match SubscriberEmail::parse_existing("csrf-key@meridian.example") {
-            Ok(label) => region.recipient_hash(&label).into_bytes(),
-            // The label is a fixed, valid address; keep a defined key anyway.
-            Err(_) => region.config().id.as_str().as_bytes().to_vec(),
-        };
         Self {
-            key,
+            key: region.links().derived_key(CSRF_KEY_LABEL).to_vec(),
             secure: region.config().server.base_url.starts_with("https://"),
         }
     }

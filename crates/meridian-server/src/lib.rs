@@ -55,8 +55,19 @@
 //! from this origin only, no scripts, forms to this origin only),
 //! `Referrer-Policy: no-referrer` (links carry tokens), `nosniff`,
 //! `frame-ancestors 'none'`, `Cache-Control: no-store` on pages, and HSTS
-//! when the region's `server.base_url` is `https`. Requests time out after
-//! 10 s.
+//! when the region's `server.base_url` is `https`.
+//!
+//! Slow clients ([`connections`], [`limits`]): a connection must send its
+//! request header within `server.header_read_timeout_secs` (10 s) and its
+//! body within 10 s (`408`); a kept-alive connection is closed after
+//! `server.idle_timeout_secs` (30 s) without a request; at most
+//! `server.max_connections` (512) are open at once, `server.max_connections_per_ip`
+//! (64) from one client address (beyond: `503`, closed at once). A `GET`
+//! answers within 10 s or gets `503` with `Retry-After`; a request that may
+//! write is never cut short, so its answer is its outcome: when the
+//! region's store is locked or out of connections, `503` with `Retry-After`
+//! and nothing written. Every error that is not one of the HTML pages is
+//! `{"error": code, "detail": text}`.
 //!
 //! ```no_run
 //! # async fn f(region: meridian_runtime::Region) -> Result<(), meridian_server::ServerError> {
@@ -68,6 +79,7 @@
 
 mod admin;
 mod archive;
+pub mod connections;
 pub mod csrf;
 mod error;
 pub mod limits;
@@ -85,7 +97,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::routing::{get, post};
 use meridian_runtime::Region;
 use tokio::sync::{Notify, watch};
@@ -94,15 +106,17 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// Longest a request may take.
+/// Longest a client may take to send a request body, and a reading route
+/// (`GET`, `HEAD`) to answer. A route that may write is not cut short: its
+/// answer waits for the outcome (see the [`limits`] module).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request body accepted, bytes (the admin API's OPML import takes
 /// up to [`MAX_ADMIN_BODY_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub use admin::{Caller, MAX_ADMIN_BODY_BYTES};
+pub use connections::ConnectionLimits;
 pub use limits::{MAX_QUERY_BYTES, SubscribeLimits};
 /// How often the confirmation worker looks for due emails (retries) when
 /// nothing wakes it.
@@ -111,18 +125,24 @@ const WORKER_INTERVAL: Duration = Duration::from_secs(30);
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
-/// How the service is set up beyond the region's config.
+/// How the service is set up.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
     /// The subscribe rate limits.
     pub subscribe_limits: SubscribeLimits,
+    /// Timeouts and limits of connections (the region's `[server]` keys).
+    pub connections: ConnectionLimits,
 }
 
 impl ServeOptions {
-    /// The defaults for `region` (today the same for every region).
+    /// The options of `region`: its `[server]` connection limits, the
+    /// default subscribe rate limits.
     #[must_use]
-    pub fn for_region(_region: &Region) -> Self {
-        Self::default()
+    pub fn for_region(region: &Region) -> Self {
+        Self {
+            subscribe_limits: SubscribeLimits::default(),
+            connections: ConnectionLimits::of(&region.config().server),
+        }
     }
 }
 
@@ -223,19 +243,26 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts))
         // gzip only (the one encoding compiled in), when the client accepts it.
         .layer(CompressionLayer::new())
+        // Every error that is not one of our pages is `{"error", "detail"}`.
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn(limits::cap_query))
-        // A hard cap on every body; extractors stop at the 16 KiB default below,
-        // which the OPML import route raises.
+        // The whole body within the deadline, up to the hard cap on every
+        // body; extractors stop at the 16 KiB default below, which the OPML
+        // import route raises.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            limits::read_body_in_time,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_ADMIN_BODY_BYTES))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let respond_in_time =
+        axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), limits::respond_in_time);
     Router::new()
         .route(
             "/subscribe",
             get(routes::subscribe_page).post(routes::subscribe_form),
         )
         .route("/api/v1/subscribe", post(routes::subscribe_json))
-        .route("/confirm", get(routes::confirm))
         .route(
             "/unsubscribe",
             get(routes::unsubscribe_page).post(routes::unsubscribe),
@@ -246,8 +273,12 @@ pub fn router(state: AppState) -> Router {
         .route(pages::STYLESHEET_PATH, get(routes::stylesheet))
         .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .merge(admin::routes(&state))
         .merge(archive::routes())
+        // `GET`s answer within the deadline; the admin routes put it inside
+        // their authentication, and `GET /confirm` (which writes) has none.
+        .route_layer(respond_in_time)
+        .route("/confirm", get(routes::confirm))
+        .merge(admin::routes(&state))
         .fallback(routes::not_found)
         .with_state(state)
         .layer(middleware)
@@ -316,7 +347,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets
-    /// requests in flight finish (each is bounded by [`REQUEST_TIMEOUT`]),
+    /// requests in flight finish (idle connections close at once),
     /// waits for a run started through the admin API to finish, and lets the
     /// confirmation worker finish the email it is sending. The worker runs
     /// inside this future, and the run's task is joined here: nothing is
@@ -334,25 +365,28 @@ impl Application {
             state,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut server_stop = stop_rx.clone();
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        });
+        let app = router(state.clone());
+        let serve = connections::serve(
+            listener,
+            app,
+            state.options.connections,
+            Arc::clone(&state.metrics),
+            stop_rx.clone(),
+        );
         tracing::info!(region = %state.region.config().id, %addr, "Serving.");
         let server = async move {
-            let mut serve = std::pin::pin!(serve.into_future());
-            let result = tokio::select! {
-                result = &mut serve => result,
+            let mut serve = std::pin::pin!(serve);
+            tokio::select! {
+                () = &mut serve => {}
                 () = shutdown => {
                     tracing::info!("Shutting down: finishing requests in flight.");
                     let _ = stop_tx.send(true);
-                    serve.await
+                    serve.await;
                 }
-            };
+            }
             // Whichever way the server ended, stop the worker too.
             let _ = stop_tx.send(true);
-            result
+            Ok::<(), std::io::Error>(())
         };
         let runs = Arc::clone(&state.runs);
         let mut runs_stop = stop_rx.clone();

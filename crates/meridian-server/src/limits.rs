@@ -1,5 +1,7 @@
 //! Limits at the door: subscribe rate limits per client IP and per address,
-//! and the cap on query strings.
+//! the cap on query strings, the deadline for a request's body, and the
+//! deadline for answers of reading routes (connections themselves are
+//! limited in [`crate::connections`]).
 //!
 //! The rate limits are fixed windows kept in memory, per process, in a map
 //! of at most [`MAX_TRACKED`] keys: when it is full, expired windows are
@@ -11,14 +13,17 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use crate::metrics::Metrics;
 
 /// Keys (IPs and addresses together) tracked at most.
 pub const MAX_TRACKED: usize = 10_000;
@@ -210,6 +215,106 @@ pub(crate) async fn cap_query(request: Request, next: Next) -> Response {
         return (StatusCode::URI_TOO_LONG, axum::Json(body)).into_response();
     }
     next.run(request).await
+}
+
+/// Middleware: the whole request body within [`crate::REQUEST_TIMEOUT`],
+/// or `408` (a client that drips its body holds no handler); over the body
+/// cap, `413`. The body is read here, before any handler, so that a
+/// handler that writes never waits on the client.
+pub(crate) async fn read_body_in_time(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::body::HttpBody as _;
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let too_large = || {
+        crate::error::error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than {} bytes",
+                crate::MAX_ADMIN_BODY_BYTES
+            ),
+        )
+    };
+    // A `Content-Length` over the cap is refused before anything is read.
+    if request.body().size_hint().lower() > crate::MAX_ADMIN_BODY_BYTES as u64 {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(
+        crate::REQUEST_TIMEOUT,
+        axum::body::to_bytes(body, crate::MAX_ADMIN_BODY_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(e)) if is_length_limit(&e) => too_large(),
+        Ok(Err(e)) => crate::error::error_response(
+            StatusCode::BAD_REQUEST,
+            format!("the request body could not be read: {e}"),
+        ),
+        Err(_) => {
+            metrics.count_request_timeout("body_read");
+            let mut response = crate::error::error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    crate::REQUEST_TIMEOUT.as_secs()
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+/// Whether a body error is the body cap's.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Middleware of reading routes: a `GET` or `HEAD` answered within
+/// [`crate::REQUEST_TIMEOUT`], else `503` with `Retry-After`. Reading
+/// changes nothing, so cutting it short loses nothing. Any other method
+/// (which may write) is never cut: its answer waits for the outcome, which
+/// the store's own lock timeouts bound, so that no write lands after a
+/// timeout was answered.
+pub(crate) async fn respond_in_time(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(crate::REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics.count_request_timeout("response");
+            crate::error::error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "no answer within {} s; try again shortly",
+                    crate::REQUEST_TIMEOUT.as_secs()
+                ),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

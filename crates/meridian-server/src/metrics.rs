@@ -3,8 +3,10 @@
 //!
 //! Two kinds of figures:
 //! - kept by this process: HTTP request latency by method, route template
-//!   and status class, runs started through the admin API by outcome, and
-//!   subscribe requests refused by the rate limits;
+//!   and status class, runs started through the admin API by outcome,
+//!   subscribe requests refused by the rate limits, connections open,
+//!   refused by a limit and closed by a timeout, and requests cut by a
+//!   deadline;
 //! - read from the region's store at scrape time (so every replica reports
 //!   the region's totals, and a restart loses nothing): episodes by status,
 //!   insights, digests, model calls by model and outcome, model tokens by
@@ -41,6 +43,16 @@ pub const METRIC_HTTP_DURATION: &str = "http_request_duration_seconds";
 pub const METRIC_RUNS: &str = "runs";
 /// Counter of subscribe requests refused by a rate limit, by `limit` (`ip`, `address`).
 pub const METRIC_RATE_LIMITED: &str = "subscribe_rate_limited";
+/// Gauge: connections open now.
+pub const METRIC_CONNECTIONS_OPEN: &str = "connections_open";
+/// Counter of connections refused by a limit, by `limit` (`global`, `per_ip`).
+pub const METRIC_CONNECTIONS_REFUSED: &str = "connections_refused";
+/// Counter of connections closed by a timeout, by `timeout` (`header_read`, `idle`).
+pub const METRIC_CONNECTION_TIMEOUTS: &str = "connection_timeouts";
+/// Counter of requests cut by a deadline, by `deadline` (`body_read`: the
+/// client did not send its body in time, `408`; `response`: a reading route
+/// took too long, `503`).
+pub const METRIC_REQUEST_TIMEOUTS: &str = "request_timeouts";
 /// Gauge: episodes by `status`.
 pub const METRIC_EPISODES: &str = "episodes";
 /// Gauge: insights stored.
@@ -70,6 +82,10 @@ pub struct Metrics {
     http: Family<Labels, Histogram, fn() -> Histogram>,
     runs: Family<Labels, Counter>,
     rate_limited: Family<Labels, Counter>,
+    connections_open: Gauge,
+    connections_refused: Family<Labels, Counter>,
+    connection_timeouts: Family<Labels, Counter>,
+    request_timeouts: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -78,6 +94,10 @@ impl Default for Metrics {
             http: Family::new_with_constructor(latency_histogram),
             runs: Family::default(),
             rate_limited: Family::default(),
+            connections_open: Gauge::default(),
+            connections_refused: Family::default(),
+            connection_timeouts: Family::default(),
+            request_timeouts: Family::default(),
         }
     }
 }
@@ -105,6 +125,37 @@ impl Metrics {
     pub fn count_rate_limited(&self, limit: &'static str) {
         self.rate_limited
             .get_or_create(&vec![("limit", limit.to_owned())])
+            .inc();
+    }
+
+    /// A connection was admitted.
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    /// An admitted connection closed.
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.dec();
+    }
+
+    /// Counts a connection refused by a limit.
+    pub(crate) fn count_connection_refused(&self, refusal: crate::connections::Refusal) {
+        self.connections_refused
+            .get_or_create(&vec![("limit", refusal.label().to_owned())])
+            .inc();
+    }
+
+    /// Counts a connection closed by a timeout.
+    pub(crate) fn count_connection_timeout(&self, timeout: crate::connections::Timeout) {
+        self.connection_timeouts
+            .get_or_create(&vec![("timeout", timeout.label().to_owned())])
+            .inc();
+    }
+
+    /// Counts a request cut by its `deadline` (`body_read`, `response`).
+    pub(crate) fn count_request_timeout(&self, deadline: &'static str) {
+        self.request_timeouts
+            .get_or_create(&vec![("deadline", deadline.to_owned())])
             .inc();
     }
 
@@ -180,6 +231,26 @@ async fn render(state: &AppState) -> Result<String, meridian_store::StoreError> 
         METRIC_RATE_LIMITED,
         "Subscribe requests refused by a rate limit",
         m.rate_limited.clone(),
+    );
+    registry.register(
+        METRIC_CONNECTIONS_OPEN,
+        "Connections open now",
+        m.connections_open.clone(),
+    );
+    registry.register(
+        METRIC_CONNECTIONS_REFUSED,
+        "Connections refused by a limit (global, per_ip)",
+        m.connections_refused.clone(),
+    );
+    registry.register(
+        METRIC_CONNECTION_TIMEOUTS,
+        "Connections closed by a timeout (header_read, idle)",
+        m.connection_timeouts.clone(),
+    );
+    registry.register(
+        METRIC_REQUEST_TIMEOUTS,
+        "Requests cut by a deadline (body_read, response)",
+        m.request_timeouts.clone(),
     );
 
     let episodes = store.episode_counts().await?;

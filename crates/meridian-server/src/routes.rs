@@ -179,9 +179,11 @@ pub(crate) struct SubscribeRequest {
     request_body = SubscribeRequest,
     responses(
         (status = 202, description = "A confirmation email is queued if the address can receive one (the same answer for every address)"),
-        (status = 400, description = "`{\"error\": {\"field\", \"message\"}}`"),
-        (status = 413, description = "Body over 16 KiB"),
-        (status = 429, description = "Rate limited; see `Retry-After`"),
+        (status = 400, body = crate::admin::ErrorBody, description = "`{\"error\": \"invalid\", \"detail\": \"email: …\"}`: the detail names the field"),
+        (status = 413, body = crate::admin::ErrorBody, description = "Body over 16 KiB"),
+        (status = 415, body = crate::admin::ErrorBody, description = "Not `Content-Type: application/json`"),
+        (status = 429, body = crate::admin::ErrorBody, description = "Rate limited; see `Retry-After`"),
+        (status = 503, body = crate::admin::ErrorBody, description = "The region's store is busy; nothing was written; see `Retry-After`"),
     ))]
 pub(crate) async fn subscribe_json(
     State(state): State<AppState>,
@@ -191,12 +193,18 @@ pub(crate) async fn subscribe_json(
     let region = &state.region;
     let Json(request) = match body {
         Ok(json) => json,
-        // Too large: 413, as for the form.
-        Err(JsonRejection::BytesRejection(e)) => return Ok(e.into_response()),
-        Err(e) => {
+        // Not JSON, not `application/json` (415), too large (413), an unknown
+        // or missing field (400): axum's status and text, in our shape.
+        Err(e @ (JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_))) => {
             return Err(ApiError::BadRequest {
                 field: None,
                 message: e.body_text(),
+            });
+        }
+        Err(e) => {
+            return Err(ApiError::Rejected {
+                status: e.status(),
+                detail: e.body_text(),
             });
         }
     };
@@ -216,7 +224,7 @@ pub(crate) async fn subscribe_json(
     region
         .request_subscription(&email, locale.as_ref(), "api", unix_now())
         .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        .map_err(ApiError::runtime)?;
     state.confirmations.notify_one();
     let reply = serde_json::json!({
         "status": "pending_confirmation",
@@ -365,11 +373,15 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let region = &state.region;
     let id = &region.config().id;
     let not_ready = |what: &str| {
-        (
+        let mut response = (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {what}\n"),
         )
-            .into_response()
+            .into_response();
+        response
+            .extensions_mut()
+            .insert(crate::error::PlainTextError);
+        response
     };
     if let Err(e) = region.store().ping().await {
         tracing::error!(region = %id, error = %e, "Not ready: the database does not answer.");
@@ -414,8 +426,17 @@ pub(crate) async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// Anything else: a 404 page.
-pub(crate) async fn not_found(State(state): State<AppState>) -> Result<Response, PageError> {
+/// Anything else: a 404 page, or under `/api/` a JSON `not_found`.
+pub(crate) async fn not_found(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+) -> Result<Response, PageError> {
+    if uri.path().starts_with("/api/") {
+        return Ok(crate::error::error_response(
+            StatusCode::NOT_FOUND,
+            format!("no API route `{}`", uri.path()),
+        ));
+    }
     let region: &Arc<Region> = &state.region;
     let body = pages::message(
         &page_context(region),

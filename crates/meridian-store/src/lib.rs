@@ -39,6 +39,7 @@ use std::str::FromStr;
 
 use meridian_core::RegionId;
 use sqlx::AnyPool;
+use sqlx::ConnectOptions as _;
 use sqlx::any::AnyPoolOptions;
 
 pub use audit::{AuditHead, AuditRow, AuditWriterState, CheckpointRow};
@@ -118,20 +119,41 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether retrying the same operation later may succeed (connection trouble, lock timeouts).
+    /// Whether retrying the same operation later may succeed (connection
+    /// trouble, a pool out of connections, a locked database or a lock wait
+    /// that timed out: the statement was not carried out).
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Open { .. } => true,
-            Self::Query { source, .. } => matches!(
-                source,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            ),
+            Self::Query { source, .. } => {
+                matches!(
+                    source,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || is_busy(source)
+            }
             Self::Migrate { .. } | Self::WrongRegion { .. } | Self::Corrupt { .. } => false,
         }
+    }
+}
+
+/// Whether the database refused a statement for a lock it could not get in
+/// time: SQLite's `SQLITE_BUSY`/`SQLITE_LOCKED` (after `busy_timeout`, with
+/// their extended codes), PostgreSQL's `lock_not_available`,
+/// `query_canceled` (a statement or lock timeout), `serialization_failure`,
+/// `deadlock_detected` and `too_many_connections`. The statement had no
+/// effect.
+fn is_busy(e: &sqlx::Error) -> bool {
+    const SQLITE: [&str; 7] = ["5", "261", "517", "773", "6", "262", "518"];
+    const POSTGRES: [&str; 5] = ["55P03", "57014", "40001", "40P01", "53300"];
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| SQLITE.contains(&&*code) || POSTGRES.contains(&&*code)),
+        _ => false,
     }
 }
 
@@ -143,6 +165,9 @@ pub enum Backend {
     /// PostgreSQL (production).
     Postgres,
 }
+
+/// Statements that take longer are logged (at DEBUG, target `sqlx::query`).
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -219,8 +244,15 @@ impl RegionStore {
             (Backend::Postgres, url.to_owned())
         };
         // SQLite allows one writer; WAL lets readers go on while it writes.
-        let options = sqlx::any::AnyConnectOptions::from_str(&connect_url).map_err(open_err)?;
+        // Statements slower than a second are logged at DEBUG, not at sqlx's
+        // default WARN: a statement that waited for a lock is no news to an
+        // operator, and the default log level must stay quiet.
+        let options = sqlx::any::AnyConnectOptions::from_str(&connect_url)
+            .map_err(open_err)?
+            .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
         let pool = AnyPoolOptions::new()
+            // A wait for a free connection is no warning either (sqlx's default is WARN after 2 s).
+            .acquire_slow_level(log::LevelFilter::Debug)
             .max_connections(if backend == Backend::Sqlite {
                 max_connections.min(4)
             } else {

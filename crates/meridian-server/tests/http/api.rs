@@ -709,6 +709,7 @@ async fn subscribing_is_rate_limited_per_address_and_per_client() {
             per_address: 2,
             window: Duration::from_secs(3600),
         },
+        ..ServeOptions::default()
     };
     let served = Served::start_with(&t, "127.0.0.1:0".parse().unwrap(), options).await;
     let addr = served.addr;

@@ -273,10 +273,8 @@ async fn an_empty_archive_says_so_and_unknown_days_are_404_in_the_regions_langua
     }
     let r = http::get(addr, "/archive/2026-11-28.json").await.unwrap();
     assert_eq!(r.status, 404);
-    assert_eq!(
-        json(&r.body)["error"]["message"],
-        "no digest for 2026-11-28"
-    );
+    assert_eq!(json(&r.body)["error"], "not_found");
+    assert_eq!(json(&r.body)["detail"], "no digest for 2026-11-28");
 
     // A digest made later is found at once: a 404 is not remembered.
     store(&t, &five_insights(day(2026, 11, 28))).await;

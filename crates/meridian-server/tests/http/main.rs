@@ -15,6 +15,7 @@ mod api;
 mod archive;
 mod browser;
 mod flow;
+mod hardening;
 mod helpers;
 mod input;
 mod routes;

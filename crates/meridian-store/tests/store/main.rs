@@ -6,6 +6,7 @@
 mod archive;
 mod audit;
 mod jobs;
+mod logs;
 mod repos;
 mod subscriptions;
 mod tokens;
