@@ -22,8 +22,10 @@ mod tokens;
 mod witness;
 mod workers;
 
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -75,4 +77,47 @@ pub fn eml_count(dir: &Path) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// `GET path` over a plain TCP connection; the whole response.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Starts `meridian serve --region us` on a free loopback port over these
+/// folders: the child, its stdout after the first line, and the address that
+/// first line names.
+pub fn spawn_serve(
+    config_dir: &Path,
+    data_dir: &Path,
+    stderr: Stdio,
+) -> (Child, BufReader<ChildStdout>, SocketAddr) {
+    let mut child = meridian()
+        .arg("--config-dir")
+        .arg(config_dir)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--region", "us", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr: SocketAddr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("the first line names the address: {first:?}"));
+    (child, stdout, addr)
 }

@@ -4,14 +4,12 @@
 //! wiped or truncated chain, alone and `--against` a witness (file,
 //! directory, URL).
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::workers::{DATE, copy_dir};
-use crate::{meridian, repo, run};
+use crate::{http_get as get, meridian, repo, run, spawn_serve};
 
 /// A config folder with region `us`: no feeds, the builtin engine, the
 /// outbox, witness files under `{data_dir}/witness`.
@@ -66,18 +64,6 @@ fn verify(config: &Path, data: &Path, against: Option<&str>) -> (i32, String, St
     cmd(config, data, &args)
 }
 
-fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 async fn db(data: &Path) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(&format!("sqlite://{}/us.db", data.display()))
@@ -119,25 +105,7 @@ async fn a_wiped_or_truncated_chain_fails_verification_alone_and_against_its_wit
 
     // `meridian serve` publishes the latest checkpoint; verifying against
     // its URL works.
-    let mut child = meridian()
-        .arg("--config-dir")
-        .arg(c)
-        .arg("--data-dir")
-        .arg(d)
-        .args(["serve", "--region", "us", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr: SocketAddr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("the first line names the address: {first:?}"));
+    let (mut child, _stdout, addr) = spawn_serve(c, d, Stdio::null());
     let published = get(addr, "/audit/checkpoint");
     assert!(published.starts_with("HTTP/1.1 200"), "{published}");
     for member in ["\"records\"", "\"head_hash\"", "\"signature\"", "\"body\""] {
