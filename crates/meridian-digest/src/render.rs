@@ -44,7 +44,7 @@
 use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
-use meridian_core::text::normalize_whitespace;
+use meridian_core::text::{normalize_whitespace, strip_invisible};
 use meridian_core::{Digest, DigestItem, Locale, ScoreComponents, format_offset};
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
@@ -765,11 +765,15 @@ impl ItemView {
             let primary = l.split('-').next().unwrap_or(l);
             (!primary.eq_ignore_ascii_case(lang.language())).then(|| l.to_ascii_uppercase())
         });
-        let text = insight.text.trim().to_owned();
+        // Bidi controls and invisible characters would reorder or hide words
+        // on the page. Ingest strips them from feed and transcript text; a
+        // model's words, and text stored before that, are cleaned here.
+        let clean = |s: &str| strip_invisible(s).trim().to_owned();
+        let text = clean(&insight.text);
         let quote = if same_words(&insight.text, &insight.quote) {
             String::new()
         } else {
-            insight.quote.trim().to_owned()
+            clean(&insight.quote)
         };
         Self {
             number,
@@ -778,15 +782,15 @@ impl ItemView {
             speaker: insight
                 .speaker
                 .as_deref()
-                .map(normalize_whitespace)
+                .map(|s| normalize_whitespace(&strip_invisible(s)))
                 .filter(|s| !s.is_empty()),
-            podcast: item.podcast.trim().to_owned(),
-            episode: item.episode.trim().to_owned(),
+            podcast: clean(&item.podcast),
+            episode: clean(&item.episode),
             lang: item_lang,
             lang_badge,
             listen,
             page,
-            why: insight.why.trim().to_owned(),
+            why: clean(&insight.why),
             reason: lang.reason(&item.score),
         }
     }
@@ -854,6 +858,26 @@ mod tests {
                 .map(|n| item(n, Some(754.0 + n as f64), Some("en")))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn bidi_controls_and_invisible_characters_never_reach_the_email() {
+        let mut hostile = item(1, Some(10.0), Some("en"));
+        hostile.podcast = "Evil \u{202E}gnp.exe\u{202C} Show".to_owned();
+        hostile.episode = "Zero\u{200B}width".to_owned();
+        hostile.insight.text = "A model wrote \u{2066}this\u{2069} insight.".to_owned();
+        hostile.insight.quote = "And quoted \u{200F}this\u{FEFF} passage.".to_owned();
+        hostile.insight.speaker = Some("Ada\u{202D} Lovelace".to_owned());
+        let out = render_digest(&digest(vec![hostile]), &ctx("en-US", "AI")).unwrap();
+        for part in [&out.html, &out.text] {
+            assert!(
+                !part.chars().any(meridian_core::text::is_invisible_or_bidi),
+                "{part}"
+            );
+            assert!(part.contains("Evil gnp.exe Show"), "{part}");
+            assert!(part.contains("A model wrote this insight."), "{part}");
+            assert!(part.contains("Ada Lovelace"), "{part}");
+        }
     }
 
     fn ctx(locale: &str, ai_label: &str) -> RenderContext {
