@@ -246,6 +246,12 @@ fn starting_a_region_applies_every_config_check_rule_first() {
         ("MERIDIAN_US__DIGEST_HOUR", "seven", "digest_hour"),
         ("MERIDIAN_US__COLOUR", "blue", "colour"),
         ("MERIDIAN_US__STORAGE__URL", "mysql://db/us", "storage.url"),
+        // A whole list set from the environment: its entries' problems too.
+        (
+            "MERIDIAN_US__MODELS__INSIGHT",
+            r#"[{name="x",provider="nope"}]"#,
+            "models.insight[0].provider",
+        ),
     ] {
         refused_before_anything(
             &config,

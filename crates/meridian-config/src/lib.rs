@@ -199,7 +199,19 @@ fn blame_environment(region: &RegionId, problems: Vec<Problem>) -> Vec<Problem> 
         .into_iter()
         .map(|mut p| {
             let key = p.key.to_ascii_lowercase();
-            if let Some((_, var)) = vars.iter().find(|(path, _)| *path == key) {
+            // The variable that set the key, or a table or list holding it
+            // (`MERIDIAN_US__MODELS__INSIGHT` sets `models.insight[0].provider`);
+            // the most specific one when several do.
+            let setter = vars
+                .iter()
+                .filter(|(path, _)| {
+                    key == *path
+                        || key
+                            .strip_prefix(path.as_str())
+                            .is_some_and(|rest| rest.starts_with(['.', '[']))
+                })
+                .max_by_key(|(path, _)| path.len());
+            if let Some((_, var)) = setter {
                 p.file = if p.file.is_empty() || p.file.starts_with("`MERIDIAN") {
                     format!("environment variable {var}")
                 } else {

@@ -332,7 +332,18 @@ impl Region {
                 continue;
             }
             let moved = match shared.planning.try_lock() {
-                Ok(_planning) => self.advance_runs(shared).await?,
+                Ok(_planning) => match self.advance_runs(shared).await {
+                    Ok(moved) => moved,
+                    // A busy database (another writer held SQLite's lock
+                    // past its busy timeout) is no reason to fail the run:
+                    // advancing runs is resumable, so it is tried again.
+                    Err(RuntimeError::Store(e)) if e.is_retryable() => {
+                        tracing::warn!(region = %self.config().id, error = %e, "Cannot advance the runs now; trying again");
+                        tokio::time::sleep(shared.options.poll).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
                 Err(_) => false,
             };
             if let Some(observer) = &shared.observer {
@@ -342,8 +353,13 @@ impl Region {
                 shared.enqueued.notify_waiters();
                 continue;
             }
-            if self.goal_reached(shared.goal).await? {
-                return Ok(());
+            match self.goal_reached(shared.goal).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(RuntimeError::Store(e)) if e.is_retryable() => {
+                    tracing::warn!(region = %self.config().id, error = %e, "Cannot check the runs now; trying again");
+                }
+                Err(e) => return Err(e),
             }
             tokio::select! {
                 () = tokio::time::sleep(shared.options.poll) => {}
