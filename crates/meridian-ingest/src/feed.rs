@@ -114,7 +114,7 @@ pub fn parse_feed(bytes: &[u8], source: &FeedUrl) -> Result<PodcastFeed, IngestE
             )
         }
     })?;
-    if !raw.has_channel {
+    if !raw.has_channel && raw.root_has_children {
         return Err(IngestError::wrong(
             DocKind::Feed,
             subject,
@@ -218,9 +218,12 @@ struct RawItem<'a> {
 #[derive(Debug, Default)]
 struct RawFeed<'a> {
     /// Whether the root holds a feed: an RSS `<channel>` (or RSS 1.0 items),
-    /// or the Atom `<feed>` itself. An `<rss>` or RDF root without one is
-    /// some other document, not an empty feed.
+    /// or the Atom `<feed>` itself. An `<rss>` or RDF root that holds other
+    /// elements but no channel is some other document, not an empty feed; an
+    /// empty root (`<rss></rss>`) is an empty feed, as feed readers take it.
     has_channel: bool,
+    /// Whether the root element holds any element at all.
+    root_has_children: bool,
     title: Option<Text<'a>>,
     link: Option<Text<'a>>,
     description: Option<Text<'a>>,
@@ -497,6 +500,9 @@ impl<'a> Scanner<'a> {
         let core = ns == Ns::Plain || (format == Format::Atom && ns == Ns::Atom);
         let mut ctx = Ctx::Skip;
         let mut target = None;
+        if parent == Ctx::Root {
+            self.feed.root_has_children = true;
+        }
         match parent {
             Ctx::Root => {
                 if core && name == b"channel" {
@@ -1617,19 +1623,21 @@ mod tests {
     fn a_root_without_a_channel_is_not_a_feed() {
         for doc in [
             r#"<rss version="2.0"><foo/></rss>"#,
-            r#"<rss version="2.0"/>"#,
+            r#"<rss version="2.0"><html><body>Hello</body></html></rss>"#,
             r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF>"#,
         ] {
             let e = parse(doc).unwrap_err();
             assert_eq!(e.kind(), "not_a_feed", "{doc}: {e}");
             assert!(e.to_string().contains("no `<channel>`"), "{e}");
         }
-        assert!(
-            parse(r#"<rss version="2.0"><channel/></rss>"#)
-                .unwrap()
-                .episodes
-                .is_empty()
-        );
+        // An empty root or an empty channel is an empty feed.
+        for doc in [
+            r#"<rss version="2.0"><channel/></rss>"#,
+            r#"<rss version="2.0"/>"#,
+            "<rss>\n</rss>",
+        ] {
+            assert!(parse(doc).unwrap().episodes.is_empty(), "{doc}");
+        }
         assert!(parse(r#"<feed xmlns="http://www.w3.org/2005/Atom"/>"#).is_ok());
     }
 
