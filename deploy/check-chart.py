@@ -481,6 +481,10 @@ def production_variant(meridian: Path, workdir: Path, region_file: Path) -> tupl
             line = f'url = "{db}"'
         if section == "[mail]" and s.startswith("smtp_url ="):
             line = f'smtp_url = "{smtp}"\npassword_env = "SMTP_PASSWORD_{rid.upper()}"'
+        if section == "[egress]" and s.startswith("allow = ["):
+            # A relay must be named in the allow-list (`*` covers feeds only).
+            relay = urlsplit(smtp).hostname
+            line = line.replace("allow = [", f'allow = ["{relay}", ', 1)
         lines.append(line)
     (cfg_dir / region_file.name).write_text("\n".join(lines) + "\n")
     opml = tomllib.loads(text).get("feeds", {}).get("opml")
@@ -503,6 +507,9 @@ def config_check(r: Report, meridian: Path, name: str, rid: str, files: dict[str
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("MERIDIAN_")}
+    # The link-signing secret the pod gets from its Kubernetes Secret (config
+    # check requires it of a region on PostgreSQL).
+    env[f"MERIDIAN_{rid.upper()}__SERVER__TOKEN_SECRET"] = "chart-check-secret-of-at-least-32-characters"
     p = subprocess.run([str(meridian), "--config-dir", str(cfg), "--data-dir", str(root / "data"), "config", "check"],
                        capture_output=True, text=True, env=env)
     r.check(p.returncode == 0, f"{name}: `meridian config check` refuses the deployed region file:\n{p.stdout}{p.stderr}")
