@@ -128,7 +128,7 @@ const IDENTIFY_NONE: f64 = 0.1;
 /// for another language. CJK text is told by its script: kana make it
 /// Japanese, Han characters alone Chinese (when those languages have a
 /// folder); Hangul is in none of the shipped languages. Reads the first
-/// [`IDENTIFY_SAMPLE`] words. A language added under `lang/` with a
+/// 2,000 words. A language added under `lang/` with a
 /// `stopwords` list is recognised without code changes.
 #[must_use]
 pub fn identify(text: &str) -> Identified {
