@@ -25,7 +25,7 @@ mod workers;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -120,4 +120,15 @@ pub fn spawn_serve(
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("the first line names the address: {first:?}"));
     (child, stdout, addr)
+}
+
+/// Sends `meridian serve` SIGTERM and waits for it to exit (a shutdown that
+/// never ends hangs the test, which the CI's own time limit then reports).
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {}", child.id());
+    child.wait().unwrap()
 }

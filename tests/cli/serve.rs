@@ -2,9 +2,8 @@
 
 use std::io::Read as _;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use crate::{http_get as get, repo, spawn_serve};
+use crate::{http_get as get, repo, spawn_serve, terminate};
 
 #[test]
 fn serve_answers_on_the_port_it_prints_and_stops_on_sigterm() {
@@ -20,23 +19,7 @@ fn serve_answers_on_the_port_it_prints_and_stops_on_sigterm() {
     let page = get(addr, "/subscribe");
     assert!(page.contains("<html lang=\"en-US\">"), "{page}");
 
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    // Bounded only so that a broken shutdown fails instead of hanging CI.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("`meridian serve` did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = terminate(&mut child);
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut err = String::new();

@@ -6,10 +6,9 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::workers::{DATE, copy_dir};
-use crate::{http_get as get, meridian, repo, run, spawn_serve};
+use crate::{http_get as get, meridian, repo, run, spawn_serve, terminate};
 
 /// A config folder with region `us`: no feeds, the builtin engine, the
 /// outbox, witness files under `{data_dir}/witness`.
@@ -122,18 +121,10 @@ async fn a_wiped_or_truncated_chain_fails_verification_alone_and_against_its_wit
         spec.contains("/audit/checkpoint"),
         "documented in the OpenAPI document"
     );
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "`meridian serve` stops on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        terminate(&mut child).success(),
+        "`meridian serve` stops on SIGTERM"
+    );
 
     // A copy of the latest witnessed checkpoint, kept by an auditor.
     let saved = root.path().join("saved-checkpoint.json");
