@@ -39,6 +39,12 @@ pub struct Args {
     /// it is removed at the end); default: the system's temporary folder.
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// The region's `[digest] languages` (comma-separated); default: the
+    /// language of its locale, `en`. Episodes in other languages are not
+    /// summarised, so naming every language of the corpus (`en,de,zh,ja`)
+    /// gives the run the same work as a build that summarises everything.
+    #[arg(long, value_delimiter = ',')]
+    digest_languages: Vec<String>,
 }
 
 /// The `serve` child process; closing its stdin stops it.
@@ -181,6 +187,16 @@ seed = ["reader@bench.example.com"]
 "#,
         allow.join(", ")
     );
+    let toml = if args.digest_languages.is_empty() {
+        toml
+    } else {
+        let languages: Vec<String> = args
+            .digest_languages
+            .iter()
+            .map(|l| format!("\"{}\"", l.trim()))
+            .collect();
+        format!("{toml}\n[digest]\nlanguages = [{}]\n", languages.join(", "))
+    };
     std::fs::write(dir.join("bench.toml"), toml)?;
     let mut opml = String::from(
         "<?xml version=\"1.0\"?>\n<opml version=\"2.0\"><head><title>bench</title></head><body>\n",

@@ -89,6 +89,12 @@ pub struct Args {
     /// How far below the floor the overall strict top-5 may fall.
     #[arg(long, default_value_t = 0.05)]
     tolerance: f64,
+    /// Also write every sentence the engine read, one JSON object a line:
+    /// its score and the parts of the score, and the gold passage it
+    /// matches by the same rule as a pick (for studying what separates the
+    /// editor's passages from the rest).
+    #[arg(long)]
+    sentences: Option<PathBuf>,
 }
 
 // ---------------------------------------------------------------------------
@@ -649,6 +655,9 @@ struct FileRun {
 /// When the eval folder or a gold file cannot be read, the peer fails, or the
 /// floor check fails.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.sentences {
+        write_sentences(args, path)?;
+    }
     let mut report = measure(args)?;
     if let Some(path) = &args.floor {
         let floor = read_floor(path)?;
@@ -677,6 +686,71 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             check.file
         );
     }
+    Ok(())
+}
+
+/// One line of `--sentences`.
+#[derive(Debug, Serialize)]
+struct SentenceLine<'a> {
+    episode: &'a str,
+    language: &'a str,
+    file: &'a str,
+    index: usize,
+    text: &'a str,
+    start: Option<f64>,
+    speaker: Option<&'a str>,
+    kept: bool,
+    score: f64,
+    parts: std::collections::BTreeMap<&'static str, f64>,
+    /// The gold passage the sentence matches (as a pick would), and its score.
+    passage: Option<usize>,
+    passage_score: Option<u8>,
+}
+
+/// Writes `--sentences`: every sentence of every gold file as the engine
+/// reads it, with the passage it matches.
+fn write_sentences(args: &Args, path: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let episodes = read_gold(&args.eval)?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for ep in &episodes {
+        for name in &ep.gold.files {
+            let Some(transcript) = parse_file(&args.corpus, name, &ep.gold.language).ok() else {
+                continue;
+            };
+            let readings = builtin::read(&transcript, &BuiltinOptions::default());
+            for (index, r) in readings.iter().enumerate() {
+                let passage = best_match(
+                    &r.sentence.text,
+                    r.sentence.start,
+                    name,
+                    &ep.passages,
+                    ep.min_tokens,
+                );
+                let line = SentenceLine {
+                    episode: &ep.gold.episode,
+                    language: &ep.gold.language,
+                    file: name,
+                    index,
+                    text: &r.sentence.text,
+                    start: r.sentence.start,
+                    speaker: r.sentence.speaker.as_deref(),
+                    kept: r.kept,
+                    score: r.score,
+                    parts: r.parts.iter().copied().collect(),
+                    passage,
+                    passage_score: passage
+                        .and_then(|i| ep.passages.get(i))
+                        .map(|p| p.passage.score),
+                };
+                serde_json::to_writer(&mut out, &line)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 
@@ -758,37 +832,17 @@ fn run_file(corpus: &Path, file: &str, language: &str) -> FileRun {
         insights: Vec::new(),
         error: None,
     };
-    let path = corpus.join(file);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let transcript = match parse_file(corpus, file, language) {
+        Ok(t) => t,
         Err(e) => {
-            run.error = Some(format!("reading {}: {e}", path.display()));
+            run.error = Some(e);
             return run;
         }
     };
-    let format = meridian_ingest::sniff_transcript_format(&bytes).or_else(|| {
-        path.extension()
-            .and_then(|x| x.to_str())
-            .and_then(TranscriptFormat::from_extension)
-    });
-    let Some(format) = format else {
-        run.error = Some("unknown transcript format".to_owned());
-        return run;
-    };
-    run.format = Some(format);
-    let segments = match meridian_ingest::parse_transcript(&bytes, format, file) {
-        Ok(s) => s,
-        Err(e) => {
-            run.error = Some(format!("parse as {format}: {e}"));
-            return run;
-        }
-    };
-    run.segments = segments.len();
-    let transcript = Transcript {
-        source: TranscriptSource::Feed(format),
-        language: Some(language.to_owned()),
-        segments,
-    };
+    if let TranscriptSource::Feed(format) = transcript.source {
+        run.format = Some(format);
+    }
+    run.segments = transcript.segments.len();
     run.sentences = builtin::sentences(&transcript);
     run.insights = builtin::extract(
         &transcript,
@@ -798,6 +852,27 @@ fn run_file(corpus: &Path, file: &str, language: &str) -> FileRun {
         },
     );
     run
+}
+
+/// Reads and parses `file` the way Meridian parses a feed's transcript: the
+/// format sniffed from the bytes, the file extension as a fallback.
+fn parse_file(corpus: &Path, file: &str, language: &str) -> Result<Transcript, String> {
+    let path = corpus.join(file);
+    let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let format = meridian_ingest::sniff_transcript_format(&bytes)
+        .or_else(|| {
+            path.extension()
+                .and_then(|x| x.to_str())
+                .and_then(TranscriptFormat::from_extension)
+        })
+        .ok_or_else(|| "unknown transcript format".to_owned())?;
+    let segments = meridian_ingest::parse_transcript(&bytes, format, file)
+        .map_err(|e| format!("parse as {format}: {e}"))?;
+    Ok(Transcript {
+        source: TranscriptSource::Feed(format),
+        language: Some(language.to_owned()),
+        segments,
+    })
 }
 
 /// Measures everything (without the floor check).

@@ -96,7 +96,8 @@ pub enum IngestError {
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<std::time::Duration>,
     },
-    /// A local file could not be read.
+    /// A local file could not be read, or a fetched document could not be
+    /// parsed because the process is shutting down.
     #[error("{doc} `{subject}`: {problem}")]
     Io {
         /// What the document was meant to be.

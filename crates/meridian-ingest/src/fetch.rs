@@ -104,7 +104,11 @@ pub async fn fetch_feed(
         FetchOutcome::Fetched(f) => {
             // Parse against the URL that answered, so relative links resolve right.
             let base = FeedUrl::parse(f.final_url.as_str()).unwrap_or_else(|_| url.clone());
-            let feed = crate::parse_feed(&f.body, &base)?;
+            let body = f.body.clone();
+            let feed = off_task(DocKind::Feed, url.as_str(), move || {
+                crate::parse_feed(&body, &base)
+            })
+            .await??;
             let moved_to = f
                 .permanent_redirect
                 .as_ref()
@@ -177,7 +181,11 @@ pub async fn fetch_transcript(
                 ),
             )
         })?;
-    let segments = crate::parse_transcript(&bytes, format, &link.url)?;
+    let source = link.url.clone();
+    let segments = off_task(DocKind::Transcript, &link.url, move || {
+        crate::parse_transcript(&bytes, format, &source)
+    })
+    .await??;
     Ok(Transcript {
         source: TranscriptSource::Feed(format),
         language: link
@@ -186,4 +194,27 @@ pub async fn fetch_transcript(
             .or_else(|| episode_language.map(str::to_owned)),
         segments,
     })
+}
+
+/// Runs CPU-bound parsing on the blocking pool, so that the async task that
+/// fetches for many feeds at once keeps fetching while a large document is
+/// parsed, and parsing uses every core. A panic in `work` is resumed here; a
+/// runtime shutting down before the work could start is an error naming the
+/// document.
+async fn off_task<T: Send + 'static>(
+    doc: DocKind,
+    subject: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(IngestError::Io {
+                doc,
+                subject: subject.to_owned(),
+                problem: format!("not parsed: {e} (the process is shutting down)"),
+            }),
+        },
+    }
 }

@@ -193,44 +193,135 @@ pub fn extract(transcript: &Transcript, options: &BuiltinOptions) -> Vec<Insight
     if options.max_insights == 0 {
         return Vec::new();
     }
-    let doc = Document::new(transcript);
-    let mut vocabulary = Vocabulary::default();
-    let tokens: Vec<Vec<usize>> = doc
-        .sentences
-        .iter()
-        .map(|s| vocabulary.ids(doc.slice(s.range.clone())))
-        .collect();
-    let mut cues: Vec<Cues> = doc
-        .sentences
-        .iter()
-        .zip(&tokens)
-        .map(|(s, t)| Cues::of(doc.slice(s.range.clone()), t.len()))
-        .collect();
-    let nouns_capitalised =
-        cues::capitalises_nouns(doc.sentences.iter().map(|s| doc.slice(s.range.clone())));
-    for (c, s) in cues.iter_mut().zip(&doc.sentences) {
-        c.specifics = cues::specifics(doc.slice(s.range.clone()), nouns_capitalised);
-    }
-    let mut dropped: Vec<bool> = cues.iter().map(Cues::is_noise).collect();
-    drop_ad_spans(&doc.sentences, &cues, &mut dropped);
-    drop_intro_and_outro(&doc.sentences, &cues, options.edge_fraction, &mut dropped);
-    let vectors = Vectors::new(tokens, vocabulary.len(), &dropped);
-    let blocks = topical_blocks(&vectors, &dropped);
-    let centrality = vectors.centrality(&blocks, &dropped);
-    let voices = Voices::new(&doc.sentences, &cues);
-    let scores: Vec<f64> = (0..cues.len())
+    let reading = Reading::new(transcript, options);
+    select(
+        &reading.doc,
+        &reading.cues,
+        &reading.dropped,
+        &reading.scores,
+        options,
+    )
+}
+
+/// What the engine saw in one sentence: whether it was kept as a candidate,
+/// its score and the parts of the score (see `score`). For benchmarks and for
+/// looking into why a passage was or was not picked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentenceReading {
+    /// The sentence.
+    pub sentence: EngineSentence,
+    /// Not dropped as noise, ad read, intro or outro.
+    pub kept: bool,
+    /// Its score, 0–1.
+    pub score: f64,
+    /// The parts of the score and the cues behind the penalties, by name.
+    pub parts: Vec<(&'static str, f64)>,
+}
+
+/// Every sentence of `transcript` as [`extract`] reads and scores it, in
+/// order.
+#[must_use]
+pub fn read(transcript: &Transcript, options: &BuiltinOptions) -> Vec<SentenceReading> {
+    let reading = Reading::new(transcript, options);
+    let doc = &reading.doc;
+    (0..doc.sentences.len())
         .map(|i| {
-            score(
-                &cues[i],
-                Signals {
-                    centrality: centrality[i],
-                    turn_words: voices.turn_words(&doc.sentences[i]),
-                    speaker_share: voices.share(&doc.sentences[i]),
+            let s = &doc.sentences[i];
+            let c = &reading.cues[i];
+            let signals = reading.signals(i);
+            let flag = |b: bool| if b { 1.0 } else { 0.0 };
+            #[expect(clippy::cast_precision_loss, reason = "small counts")]
+            let parts = vec![
+                ("claims", c.claims as f64),
+                ("centrality", signals.centrality),
+                ("turn_words", signals.turn_words as f64),
+                ("speaker_share", signals.speaker_share),
+                ("words", c.length as f64),
+                ("specifics", c.specifics as f64),
+                ("question", flag(c.question)),
+                ("chit_chat", flag(c.chit_chat)),
+                ("web_address", flag(c.web_address)),
+                ("complete", flag(c.complete)),
+                ("fragment", flag(c.fragment)),
+                ("filler", flag(c.filler)),
+                ("dangling", flag(c.dangling)),
+                ("refers_back", flag(c.refers_back)),
+                ("needs_context", flag(c.needs_context)),
+                ("disfluencies", c.disfluencies as f64),
+            ];
+            SentenceReading {
+                sentence: EngineSentence {
+                    text: normalize_whitespace(doc.slice(s.range.clone())),
+                    start: s.start,
+                    speaker: s.speaker.clone(),
                 },
-            )
+                kept: !reading.dropped[i],
+                score: reading.scores[i],
+                parts,
+            }
         })
-        .collect();
-    select(&doc, &cues, &dropped, &scores, options)
+        .collect()
+}
+
+/// A transcript laid out, read, and scored: everything selection needs.
+struct Reading {
+    doc: Document,
+    cues: Vec<Cues>,
+    dropped: Vec<bool>,
+    centrality: Vec<f64>,
+    voices: Voices,
+    scores: Vec<f64>,
+}
+
+impl Reading {
+    fn new(transcript: &Transcript, options: &BuiltinOptions) -> Self {
+        let doc = Document::new(transcript);
+        let mut vocabulary = Vocabulary::default();
+        let tokens: Vec<Vec<usize>> = doc
+            .sentences
+            .iter()
+            .map(|s| vocabulary.ids(doc.slice(s.range.clone())))
+            .collect();
+        let mut cues: Vec<Cues> = doc
+            .sentences
+            .iter()
+            .zip(&tokens)
+            .map(|(s, t)| Cues::of(doc.slice(s.range.clone()), t.len()))
+            .collect();
+        let nouns_capitalised =
+            cues::capitalises_nouns(doc.sentences.iter().map(|s| doc.slice(s.range.clone())));
+        for (c, s) in cues.iter_mut().zip(&doc.sentences) {
+            c.specifics = cues::specifics(doc.slice(s.range.clone()), nouns_capitalised);
+        }
+        let mut dropped: Vec<bool> = cues.iter().map(Cues::is_noise).collect();
+        drop_ad_spans(&doc.sentences, &cues, &mut dropped);
+        drop_intro_and_outro(&doc.sentences, &cues, options.edge_fraction, &mut dropped);
+        let vectors = Vectors::new(tokens, vocabulary.len(), &dropped);
+        let blocks = topical_blocks(&vectors, &dropped);
+        let centrality = vectors.centrality(&blocks, &dropped);
+        let voices = Voices::new(&doc.sentences, &cues);
+        let mut reading = Self {
+            doc,
+            cues,
+            dropped,
+            centrality,
+            voices,
+            scores: Vec::new(),
+        };
+        reading.scores = (0..reading.cues.len())
+            .map(|i| score(&reading.cues[i], reading.signals(i)))
+            .collect();
+        reading
+    }
+
+    fn signals(&self, i: usize) -> Signals {
+        let sentence = &self.doc.sentences[i];
+        Signals {
+            centrality: self.centrality[i],
+            turn_words: self.voices.turn_words(sentence),
+            speaker_share: self.voices.share(sentence),
+        }
+    }
 }
 
 /// Drops each ad read: from a sponsorship sentence to the last sentence
@@ -848,6 +939,41 @@ mod tests {
                 assert!(!insight.quote.contains(noise), "`{noise}` in {insight:?}");
             }
         }
+    }
+
+    #[test]
+    fn read_shows_each_sentence_with_its_score_and_the_best_one_is_picked_first() {
+        let transcript = timed(EPISODE);
+        let readings = read(&transcript, &BuiltinOptions::default());
+        let texts: Vec<String> = sentences(&transcript).into_iter().map(|s| s.text).collect();
+        assert_eq!(
+            readings
+                .iter()
+                .map(|r| r.sentence.text.clone())
+                .collect::<Vec<_>>(),
+            texts
+        );
+        let ad = readings
+            .iter()
+            .find(|r| r.sentence.text.contains("promo code"))
+            .unwrap();
+        assert!(!ad.kept, "{ad:?}");
+        let question = readings
+            .iter()
+            .find(|r| r.sentence.text.starts_with("Why does"))
+            .unwrap();
+        assert!(question.score.abs() < f64::EPSILON, "{question:?}");
+        assert!(readings.iter().all(|r| (0.0..=1.0).contains(&r.score)));
+        let best = readings
+            .iter()
+            .filter(|r| r.kept && r.sentence.text.split_whitespace().count() >= MIN_PICK_WORDS)
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .unwrap();
+        let first = &extract(&transcript, &BuiltinOptions::default())[0];
+        assert!(
+            first.quote.contains(&best.sentence.text),
+            "{best:?} / {first:?}"
+        );
     }
 
     #[test]

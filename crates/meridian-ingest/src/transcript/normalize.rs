@@ -73,6 +73,12 @@ const HALLUCINATION_SHARE: f64 = 0.6;
 
 static NON_SPEECH: LazyLock<ListsMatcher> = LazyLock::new(|| ListsMatcher::new(&["non_speech"]));
 
+/// Words that open a clause (`clause_opening` lists): where unpunctuated
+/// speech has no clause mark and no pause, a run-on is cut before one of
+/// them rather than between two arbitrary characters.
+static CLAUSE_OPENING: LazyLock<ListsMatcher> =
+    LazyLock::new(|| ListsMatcher::new(&["clause_opening"]));
+
 /// Hallucinations in their folded form (see [`fold`]), all in one automaton.
 static HALLUCINATIONS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     let folded: Vec<String> = lang::all("hallucinations")
@@ -769,16 +775,21 @@ fn cut_run_on(turn: &Turn<'_>, range: Range<usize>) -> Vec<Range<usize>> {
 
 /// Where to cut a run-on that starts at `begin`: the candidate closest to
 /// [`TARGET_WORDS`] words in, among clause marks, then segment boundaries,
-/// then word boundaries, between [`MIN_WORDS`] and [`MAX_WORDS`] words.
+/// then the starts of clause-opening words (`clause_opening` lists: "但是",
+/// "because"), then word boundaries, between [`MIN_WORDS`] and [`MAX_WORDS`]
+/// words.
 fn best_cut(turn: &Turn<'_>, begin: usize, end: usize) -> usize {
     let text = &turn.text;
     // Byte offsets of candidate cuts with the words before them.
     let mut clause: Vec<(usize, usize)> = Vec::new();
     let mut boundary: Vec<(usize, usize)> = Vec::new();
     let mut space: Vec<(usize, usize)> = Vec::new();
+    // Every character's offset with the words before it, for the openers.
+    let mut counted: Vec<(usize, usize)> = Vec::new();
     let mut words = 0;
     let mut in_word = false;
     let mut cjk = 0;
+    let mut window_end = end;
     let seg_starts: Vec<usize> = turn
         .offsets
         .iter()
@@ -794,8 +805,10 @@ fn best_cut(turn: &Turn<'_>, begin: usize, end: usize) -> usize {
         }
         let count = words + cjk / 2;
         if count > MAX_WORDS {
+            window_end = at;
             break;
         }
+        counted.push((at, count));
         if is_cjk(c) {
             cjk += 1;
             in_word = false;
@@ -825,8 +838,36 @@ fn best_cut(turn: &Turn<'_>, begin: usize, end: usize) -> usize {
     };
     pick(&clause)
         .or_else(|| pick(&boundary))
+        .or_else(|| pick(&openers(text, begin, window_end, &counted)))
         .or_else(|| pick(&space))
         .unwrap_or(end)
+}
+
+/// The starts of clause-opening words in `text[begin..end]`, each with the
+/// words before it (from `counted`, every character's offset and count).
+/// ASCII is lower-cased in place, so byte offsets stay those of `text`.
+fn openers(
+    text: &str,
+    begin: usize,
+    end: usize,
+    counted: &[(usize, usize)],
+) -> Vec<(usize, usize)> {
+    let Some(window) = text.get(begin..end) else {
+        return Vec::new();
+    };
+    let lower = window.to_ascii_lowercase();
+    CLAUSE_OPENING
+        .scan(&lower)
+        .into_iter()
+        .filter_map(|hit| {
+            let at = begin + hit.range.start;
+            let i = counted.partition_point(|&(o, _)| o < at);
+            counted
+                .get(i)
+                .filter(|&&(o, _)| o == at)
+                .map(|&(_, words)| (at, words))
+        })
+        .collect()
 }
 
 /// The range without surrounding whitespace, and without clause marks (and
@@ -1088,5 +1129,29 @@ mod tests {
             assert!(word_count(&s.text) <= MAX_WORDS, "{}", s.text);
         }
         assert_eq!(out.last().map(|s| s.text.as_str()), Some("Short one."));
+    }
+
+    #[test]
+    fn unpunctuated_chinese_is_cut_before_a_clause_opening_word() {
+        // One long line of speech recognition without any mark or pause:
+        // the cuts fall before words that open a clause (`clause_opening`),
+        // not between two characters of a word.
+        let clauses = [
+            "今天我们来讨论一下加拿大的经济和它在过去十年里面发生的很多变化",
+            "但是加拿大面临的问题跟今天的英国非常相像尤其是在经济政策和移民政策上",
+            "所以我们需要先退一步来回答一个更加宏大的问题那就是生产力为什么没有增长",
+            "因为在过去的十年里加拿大的生产力几乎没有增长它的经济增长来自人口",
+            "而且人口增长也不是来自于出生率的提高而是来自于移民数量的大量增加",
+        ];
+        let out = normalize(vec![seg(0.0, None, &clauses.concat())]);
+        assert!(out.len() >= 2, "{out:#?}");
+        for s in &out {
+            assert!(
+                clauses.iter().any(|c| s.text.starts_with(c)),
+                "cut inside a clause: {}",
+                s.text
+            );
+            assert!(word_count(&s.text) <= MAX_WORDS, "{}", s.text);
+        }
     }
 }

@@ -187,9 +187,12 @@ fn strip_markup(text: &str) -> String {
     out
 }
 
-/// Cuts a run-on sentence into pieces of about [`PIECE_WORDS`] words, at
-/// segment boundaries when there are any inside it (so each piece keeps a
-/// time), else at word boundaries.
+/// Cuts a run-on sentence into pieces of about [`PIECE_WORDS`] words and at
+/// most [`MAX_SENTENCE_WORDS`], at segment boundaries (so each piece keeps a
+/// time; the transcript normaliser has already cut run-ons into segments at
+/// clause marks, pauses and clause-opening words). Only a stretch between
+/// two boundaries that is itself longer than that limit is cut between words
+/// (or CJK characters).
 fn split_run_on(text: &str, range: Range<usize>, segment_offsets: &[usize]) -> Vec<Range<usize>> {
     let Some(sentence) = text.get(range.clone()) else {
         return Vec::new();
@@ -202,40 +205,85 @@ fn split_run_on(text: &str, range: Range<usize>, segment_offsets: &[usize]) -> V
     }
     let first = segment_offsets.partition_point(|&o| o <= range.start);
     let last = segment_offsets.partition_point(|&o| o < range.end);
-    let mut cuts: Vec<usize> = segment_offsets.get(first..last).unwrap_or(&[]).to_vec();
-    if cuts.len() < word_count(sentence) / PIECE_WORDS {
-        // Too few segment boundaries (one long segment): cut between words.
-        cuts = sentence
-            .char_indices()
-            .filter(|&(i, c)| c.is_whitespace() && i > 0)
-            .map(|(i, _)| range.start + i + 1)
-            .collect();
+    let boundaries = segment_offsets.get(first..last).unwrap_or(&[]);
+    // The stretches between boundaries, each with its words; a stretch over
+    // the limit is cut into pieces of about `PIECE_WORDS` words first.
+    let mut stretches: Vec<(Range<usize>, usize)> = Vec::new();
+    let mut start = range.start;
+    for end in boundaries.iter().copied().chain(std::iter::once(range.end)) {
+        let words = text.get(start..end).map_or(0, word_count);
+        if words > MAX_SENTENCE_WORDS {
+            stretches.extend(cut_between_words(text, start..end));
+        } else {
+            stretches.push((start..end, words));
+        }
+        start = end;
     }
-    let mut pieces = Vec::new();
-    let mut piece_start = range.start;
-    // Words since `piece_start`, counted one stretch between cuts at a time so
-    // that a long run-on costs linear time.
-    let (mut words, mut counted_to) = (0, range.start);
-    for cut in cuts {
-        words += text.get(counted_to..cut).map_or(0, word_count);
-        counted_to = cut;
-        if words >= PIECE_WORDS && range.end > cut {
-            pieces.push(piece_start..cut);
-            piece_start = cut;
-            words = 0;
+    // Consecutive stretches join into a piece until it has `PIECE_WORDS`
+    // words, never past `MAX_SENTENCE_WORDS`.
+    let mut pieces: Vec<Range<usize>> = Vec::new();
+    let mut words = 0;
+    for (stretch, n) in stretches {
+        match pieces.last_mut() {
+            Some(piece) if words < PIECE_WORDS && words + n <= MAX_SENTENCE_WORDS => {
+                piece.end = stretch.end;
+                words += n;
+            }
+            _ => {
+                pieces.push(stretch);
+                words = n;
+            }
         }
     }
-    let tail_words = text.get(piece_start..range.end).map_or(0, word_count);
-    match pieces.last_mut() {
-        // A short tail joins the piece before it.
-        Some(last) if tail_words < PIECE_WORDS / 3 => last.end = range.end,
-        _ => pieces.push(piece_start..range.end),
+    // A short tail joins the piece before it when that stays within the limit.
+    if pieces.len() >= 2 && words < PIECE_WORDS / 3 {
+        let tail = pieces.pop().unwrap_or_default();
+        if let Some(last) = pieces.last_mut() {
+            if text.get(last.start..tail.end).map_or(0, word_count) <= MAX_SENTENCE_WORDS {
+                last.end = tail.end;
+            } else {
+                pieces.push(tail);
+            }
+        }
     }
     pieces
         .into_iter()
         .map(|r| trim_range(text, r))
         .filter(|r| !r.is_empty())
         .collect()
+}
+
+/// Cuts `range` (no segment boundary inside) into pieces of about
+/// [`PIECE_WORDS`] words at word starts or between CJK characters, each with
+/// its words.
+fn cut_between_words(text: &str, range: Range<usize>) -> Vec<(Range<usize>, usize)> {
+    let Some(stretch) = text.get(range.clone()) else {
+        return Vec::new();
+    };
+    let mut pieces = Vec::new();
+    let mut start = range.start;
+    let mut counted_to = range.start;
+    let mut words = 0;
+    let mut previous: Option<char> = None;
+    for (i, c) in stretch.char_indices() {
+        let at = range.start + i;
+        let word_start = previous.is_some_and(char::is_whitespace) && !c.is_whitespace();
+        let cjk_start = previous.is_some_and(is_cjk_text) && is_cjk_text(c);
+        previous = Some(c);
+        if !(word_start || cjk_start) {
+            continue;
+        }
+        words += text.get(counted_to..at).map_or(0, word_count);
+        counted_to = at;
+        if words >= PIECE_WORDS {
+            pieces.push((start..at, words));
+            start = at;
+            words = 0;
+        }
+    }
+    words += text.get(counted_to..range.end).map_or(0, word_count);
+    pieces.push((start..range.end, words));
+    pieces
 }
 
 fn trim_range(text: &str, range: Range<usize>) -> Range<usize> {
@@ -356,6 +404,38 @@ mod tests {
             let words = word_count(doc.slice(s.range.clone()));
             assert!((10..=MAX_SENTENCE_WORDS).contains(&words), "{words}");
             assert!(s.start.is_some());
+        }
+    }
+
+    #[test]
+    fn unpunctuated_chinese_is_cut_only_where_its_segments_end() {
+        // Segments as the normaliser leaves unpunctuated speech: each under
+        // the limit but longer than a piece, together one run-on without a
+        // sentence mark. Every
+        // piece must start where a segment starts (never between two
+        // characters of a word), and keep that segment's time.
+        let parts = [
+            "我们今天讨论的是加拿大的经济问题和它过去十年的变化以及这些变化对普通人的生活带来了什么样的影响和压力而这些问题在接下来的几年里面还会继续影响每一个普通家庭的日常生活",
+            "但是加拿大面临的问题跟今天的英国很像尤其是在经济政策上和移民政策上而且程度比英国还要更加严重一些而这些问题在接下来的几年里面还会继续影响每一个普通家庭的日常生活",
+            "所以我们先退一步回答一个更加宏大的问题也就是生产力为什么在过去十年里几乎没有任何增长的这个问题而这些问题在接下来的几年里面还会继续影响每一个普通家庭的日常生活",
+            "因为在过去十年加拿大的生产力没有增长它的增长来自人口而人口增长也不来自于出生率而是来自于移民而这些问题在接下来的几年里面还会继续影响每一个普通家庭的日常生活",
+            "而且房价也在不断上升货币在贬值通货膨胀越来越严重央行却没有办法加息因为加息会让房地产泡沫破灭而这些问题在接下来的几年里面还会继续影响每一个普通家庭的日常生活",
+            "其实这也导致了绝大多数人在日常生活中觉得自己变穷了生活质量下降购买力下降而专家却说经济在增长而这些问题在接下来的几年里面还会继续影响每一个普通家庭的日常生活",
+        ];
+        let segments: Vec<(Option<f64>, Option<&str>, &str)> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (Some(f64::from(u8::try_from(i).unwrap()) * 7.0), None, *p))
+            .collect();
+        let doc = Document::new(&transcript(&segments));
+        assert!(doc.sentences.len() >= 2, "{}", doc.sentences.len());
+        for s in &doc.sentences {
+            let text = doc.slice(s.range.clone());
+            let at = parts.iter().position(|p| text.starts_with(p));
+            assert!(at.is_some(), "a piece starts inside a segment: {text}");
+            let expected = f64::from(u8::try_from(at.unwrap()).unwrap()) * 7.0;
+            assert_eq!(s.start, Some(expected), "{text}");
+            assert!(word_count(text) <= MAX_SENTENCE_WORDS, "{text}");
         }
     }
 
