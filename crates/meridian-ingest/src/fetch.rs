@@ -196,16 +196,27 @@ pub async fn fetch_transcript(
     })
 }
 
-/// Runs CPU-bound parsing on the blocking pool, so that the async task that
-/// fetches for many feeds at once keeps fetching while a large document is
-/// parsed, and parsing uses every core. A panic in `work` is resumed here; a
-/// runtime shutting down before the work could start is an error naming the
-/// document.
+/// Parses running at once in this process: one a core. More would only hold
+/// more documents in memory at the same time.
+static PARSING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+    )
+});
+
+/// Runs CPU-bound parsing on the blocking pool, at most one parse a core at
+/// once (`PARSING`), so that the async task that fetches for many feeds at
+/// once keeps fetching while a large document is parsed, and parsing uses
+/// every core. A panic in `work` is resumed here; a runtime shutting down
+/// before the work could start is an error naming the document.
 async fn off_task<T: Send + 'static>(
     doc: DocKind,
     subject: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, IngestError> {
+    // The semaphore is never closed, so acquiring cannot fail; were it to,
+    // parsing would merely run unbounded.
+    let _permit = PARSING.acquire().await.ok();
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => Ok(value),
         Err(e) => match e.try_into_panic() {
