@@ -210,8 +210,9 @@ struct RawItem<'a> {
     media_title: Option<Text<'a>>,
     link: Option<Text<'a>>,
     guid: Option<Text<'a>>,
-    /// The RSS guid says it is not the item's permalink (`isPermaLink="false"`).
-    guid_not_permalink: bool,
+    /// The RSS guid's attributes as written (for `isPermaLink`), read only
+    /// when the item has no link.
+    guid_attributes: Option<&'a str>,
     pub_date: Option<Text<'a>>,
     updated: Option<Text<'a>>,
     created: Option<Text<'a>>,
@@ -730,9 +731,10 @@ impl<'a> Scanner<'a> {
                 Target::ItemLink
             }
             (_, b"guid") if core => {
-                let item = self.feed.items.last_mut()?;
-                item.guid_not_permalink = attr(self.src, e, b"isPermaLink")
-                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("false"));
+                let raw = e.attributes_raw();
+                if !raw.trim_ascii().is_empty() {
+                    self.feed.items.last_mut()?.guid_attributes = within(self.src, raw);
+                }
                 Target::ItemGuid
             }
             (_, b"id") if core && atom => Target::ItemGuid,
@@ -1008,15 +1010,21 @@ fn split_qname(qname: &str) -> (Option<&str>, &str) {
 /// Longer than any element name the parser looks for.
 const LONGEST_NAME: usize = 16;
 
-/// `name` in ASCII lower case, in `buf`; empty (matching no element) when
-/// it is longer than any name the parser looks for.
+/// `name` folded to ASCII lower case for matching, in `buf`; empty (matching
+/// no element) when it is longer than any name the parser looks for.
+///
+/// Setting bit 5 of every byte turns `A`–`Z` into `a`–`z` and leaves `a`–`z`,
+/// digits, `-` and `.` as they are; any other byte becomes one that no
+/// element name the parser looks for contains. So the folded name equals a
+/// known (lower-case ASCII) name exactly when the name equals it ignoring
+/// ASCII case, without a branch per byte (every element goes through this).
 fn lowercase<'b>(name: &str, buf: &'b mut [u8; LONGEST_NAME]) -> &'b [u8] {
     let bytes = name.as_bytes();
     let Some(out) = buf.get_mut(..bytes.len()) else {
         return &[];
     };
     for (o, b) in out.iter_mut().zip(bytes) {
-        *o = b.to_ascii_lowercase();
+        *o = b | 0x20;
     }
     out
 }
@@ -1305,7 +1313,11 @@ fn build_episode(
             guid.get(..p.len())
                 .is_some_and(|g| g.eq_ignore_ascii_case(p))
         });
-        (format != Some(Format::Atom) && !item.guid_not_permalink && web)
+        let not_permalink = || {
+            let e = BytesStart::from_content(item.guid_attributes.unwrap_or(""), 0);
+            attr("", &e, b"isPermaLink").is_some_and(|p| p.trim().eq_ignore_ascii_case("false"))
+        };
+        (format != Some(Format::Atom) && web && !not_permalink())
             .then(|| resolve_link(source, Some(guid)))
             .flatten()
     });
@@ -2009,5 +2021,244 @@ mod tests {
         let f = parse(xml).unwrap();
         assert_eq!(f.episodes[0].title, "test.ogg");
         assert_eq!(f.episodes[0].guid.0, "http://example.com/test.ogg");
+    }
+
+    const ATOM: &str = "http://www.w3.org/2005/Atom";
+
+    fn rss_title(title: &str) -> String {
+        parse(&format!(
+            "<rss><channel><title>{title}</title></channel></rss>"
+        ))
+        .unwrap()
+        .title
+    }
+
+    fn atom_title(attrs: &str, title: &str) -> String {
+        parse(&format!(
+            "<feed xmlns=\"{ATOM}\"><title{attrs}>{title}</title></feed>"
+        ))
+        .unwrap()
+        .title
+    }
+
+    #[test]
+    fn named_references_of_the_html_standard_decode_in_titles() {
+        assert_eq!(
+            rss_title("testing &alpha; &rArr; &there4; &CounterClockwiseContourIntegral; entity"),
+            "testing α ⇒ ∴ ∳ entity"
+        );
+        // Two code points for one name; a name HTML does not define stays.
+        assert_eq!(rss_title("&NotEqualTilde; &fjlig; &bogus;"), "≂̸ fj &bogus;");
+        assert_eq!(
+            atom_title(" type=\"html\"", "&amp;alpha; and &amp;amp;"),
+            "α and &"
+        );
+    }
+
+    /// What was escaped in the feed is text: Atom says so with `type`, and an
+    /// RSS title is HTML only when it looks like HTML.
+    #[test]
+    fn escaped_markup_in_a_text_title_stays_text() {
+        assert_eq!(rss_title("Using &lt;video&gt; tags"), "Using <video> tags");
+        assert_eq!(rss_title("1 &lt; 2 &amp;&amp; 3 &gt; 2"), "1 < 2 && 3 > 2");
+        assert_eq!(rss_title("Episode &lt;b&gt;One&lt;/b&gt;"), "Episode One");
+        assert_eq!(rss_title("Q&amp;amp;A"), "Q&A");
+        for attrs in ["", " type=\"text\"", " type=\"text/plain\""] {
+            assert_eq!(
+                atom_title(attrs, "History of the &lt;blink&gt; tag"),
+                "History of the <blink> tag",
+                "{attrs}"
+            );
+        }
+        assert_eq!(
+            atom_title(
+                " type=\"xhtml\"",
+                "<div xmlns=\"http://www.w3.org/1999/xhtml\">History of the &lt;blink&gt; <b>tag</b></div>"
+            ),
+            "History of the <blink> tag"
+        );
+        assert_eq!(
+            atom_title(" type=\"html\"", "Example &lt;b&gt;Atom&lt;/b&gt;"),
+            "Example Atom"
+        );
+        let f = parse(&format!(
+            "<feed xmlns=\"{ATOM}\"><entry><id>1</id><title>T</title>\
+             <summary type=\"text\">Use &lt;video&gt; &amp; &lt;audio&gt;</summary></entry></feed>"
+        ))
+        .unwrap();
+        assert_eq!(f.episodes[0].description, "Use <video> & <audio>");
+    }
+
+    #[test]
+    fn broken_markup_in_a_title_keeps_its_text() {
+        assert_eq!(
+            rss_title("<![CDATA[<a href=http://x/\">example</a> after]]>"),
+            "example after"
+        );
+        for (html, text) in [
+            ("&lt;!DOCTYPE ~", "<!DOCTYPE ~"),
+            (
+                "sa&lt;!-- -- x &gt;fe&lt;script&gt;alert(1);&lt;/script&gt;",
+                "safe",
+            ),
+            ("safe&lt;!--", "safe"),
+            (
+                "safe&lt;object classid=\"x\"&gt; description",
+                "safe description",
+            ),
+        ] {
+            assert_eq!(atom_title(" type=\"html\"", html), text, "{html}");
+        }
+    }
+
+    #[test]
+    fn an_rss_feed_with_an_xhtml_doctype_is_a_feed() {
+        let xml = r#"<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "x">
+            <rss><channel><title>found</title></channel></rss>"#;
+        assert_eq!(parse(xml).unwrap().title, "found");
+        for page in [
+            "<!DOCTYPE html><html><head><title>x</title></head></html>",
+            "<!DOCTYPE html><title>x</title><p>unclosed",
+            "<!DOCTYPE html>\n<meta charset=utf-8><p>x",
+        ] {
+            let e = parse(page).unwrap_err();
+            assert!(e.to_string().contains("an HTML page"), "{page}: {e}");
+        }
+    }
+
+    #[test]
+    fn element_names_match_in_any_case() {
+        let xml = "<RSS><Channel><TiTlE>Example title</TiTlE><LANGUAGE>en</LANGUAGE>\
+                   <ITEM><Title>One</Title><PubDate>Sun, 12 Aug 2012 10:00:00 GMT</PubDate></ITEM></Channel></RSS>";
+        let f = parse(xml).unwrap();
+        assert_eq!(f.title, "Example title");
+        assert_eq!(f.language.as_deref(), Some("en"));
+        assert_eq!(f.episodes[0].title, "One");
+        assert!(f.episodes[0].published.is_some());
+    }
+
+    #[test]
+    fn dc_and_media_titles_stand_in_for_a_missing_title() {
+        let xml = r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/">
+            <channel><dc:title>Example title</dc:title>
+            <item><guid>1</guid><dc:title>Dublin Core</dc:title></item>
+            <item><guid>2</guid><media:title>bar</media:title></item>
+            <item><guid>3</guid><media:title>bar</media:title><title>foo</title></item>
+            <item><guid>4</guid><media:group><media:title>grouped</media:title></media:group></item>
+            </channel></rss>"#;
+        let f = parse(xml).unwrap();
+        assert_eq!(f.title, "Example title");
+        let titles: Vec<_> = f.episodes.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["Dublin Core", "bar", "foo", "grouped"]);
+    }
+
+    #[test]
+    fn dcterms_and_created_dates_are_dates() {
+        let xml = r#"<rss xmlns:dcterms="http://purl.org/dc/terms/"><channel>
+            <item><guid>1</guid><dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued></item>
+            <item><guid>2</guid><dcterms:modified>2003-12-31T10:14:55Z</dcterms:modified></item>
+            <item><guid>3</guid><dcterms:created>2003-12-31T10:14:55Z</dcterms:created></item>
+            <item><guid>4</guid><dcterms:modified>2010-01-01T00:00:00Z</dcterms:modified>
+              <dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued></item>
+            </channel></rss>"#;
+        let want = chrono::DateTime::parse_from_rfc3339("2003-12-31T10:14:55Z").unwrap();
+        for ep in parse(xml).unwrap().episodes {
+            assert_eq!(ep.published, Some(want.into()), "{}", ep.guid);
+        }
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><id>1</id>
+            <created>2003-12-31T10:14:55Z</created></entry></feed>"#;
+        assert_eq!(
+            parse(atom03).unwrap().episodes[0].published,
+            Some(want.into())
+        );
+    }
+
+    #[test]
+    fn the_root_xml_lang_is_the_language_when_none_is_declared() {
+        let atom = |body: &str| {
+            parse(&format!(
+                "<feed xmlns=\"{ATOM}\" xml:lang=\"en_US\"><title xml:lang=\"fr\">t</title>{body}</feed>"
+            ))
+            .unwrap()
+        };
+        assert_eq!(atom("").language.as_deref(), Some("en-us"));
+        let rss = r#"<rss xml:lang="de"><channel><language>fr</language></channel></rss>"#;
+        assert_eq!(parse(rss).unwrap().language.as_deref(), Some("fr"));
+    }
+
+    #[test]
+    fn a_permalink_guid_is_the_link_when_the_item_has_none() {
+        let xml = r#"<rss version="2.0"><channel>
+            <item><guid>http://guid.example.com/1</guid></item>
+            <item><guid isPermaLink="true">HTTPS://guid.example.com/2</guid></item>
+            <item><guid isPermaLink="false">http://guid.example.com/3</guid></item>
+            <item><guid>abc</guid></item>
+            <item><link>http://link.example.com/</link><guid>http://guid.example.com/5</guid></item>
+            </channel></rss>"#;
+        let links: Vec<_> = parse(xml)
+            .unwrap()
+            .episodes
+            .into_iter()
+            .map(|e| e.link)
+            .collect();
+        assert_eq!(
+            links,
+            [
+                Some("http://guid.example.com/1".to_owned()),
+                Some("https://guid.example.com/2".to_owned()),
+                None,
+                None,
+                Some("http://link.example.com/".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn base64_draft_atom_links_without_href_and_cdf_are_read() {
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#">
+            <title type="text/html" mode="base64">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title>
+            <entry><id>1</id><title mode="base64">
+              PHA+SGlzdG9yeSBvZiB0aGUgJmx0O2JsaW5rJmd0OyB0YWc8L3A+
+            </title><link rel="alternate" type="text/html">http://www.example.com/alternate</link></entry></feed>"#;
+        let f = parse(atom03).unwrap();
+        assert_eq!(f.title, "Example Atom");
+        assert_eq!(
+            f.episodes[0].title, "<p>History of the &lt;blink&gt; tag</p>",
+            "a text title stays text once decoded"
+        );
+        assert_eq!(
+            f.episodes[0].link.as_deref(),
+            Some("http://www.example.com/alternate")
+        );
+        let draft = r#"<feed version="0.3" xmlns="http://purl.org/echo/"><title>Example Atom</title></feed>"#;
+        assert_eq!(parse(draft).unwrap().title, "Example Atom");
+        let cdf = r#"<CHANNEL HREF="http://www.example.org/"><TITLE>Example feed</TITLE>
+            <ITEM HREF="http://www.example.org/1" LASTMOD="2004-04-06T23:05:43-05:00"><TITLE>Example item</TITLE></ITEM>
+            </CHANNEL>"#;
+        let f = parse(cdf).unwrap();
+        assert_eq!(f.title, "Example feed");
+        assert_eq!(f.link.as_deref(), Some("http://www.example.org/"));
+        assert_eq!(f.episodes[0].title, "Example item");
+        assert_eq!(
+            f.episodes[0].link.as_deref(),
+            Some("http://www.example.org/1")
+        );
+        assert!(f.episodes[0].published.is_some());
+    }
+
+    #[test]
+    fn a_root_end_tag_cut_off_at_the_end_still_closes_the_feed() {
+        let f = parse(&format!(
+            "<feed xmlns=\"{ATOM}\"><title>T</title><entry><id>1</id><title>&#x41;</title></entry></feed\n"
+        ))
+        .unwrap();
+        assert_eq!((f.title.as_str(), f.episodes[0].title.as_str()), ("T", "A"));
+        for cut in [
+            format!("<feed xmlns=\"{ATOM}\"><entry><title>x</title></entry></fe"),
+            format!("<feed xmlns=\"{ATOM}\"><entry><title>x</title></entry"),
+            format!("<feed xmlns=\"{ATOM}\"><entry><title>x</title></entry></feedx"),
+        ] {
+            assert!(parse(&cut).is_err(), "{cut}");
+        }
     }
 }

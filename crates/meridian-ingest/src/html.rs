@@ -684,4 +684,47 @@ mod tests {
             ]
         );
     }
+
+    /// Every name of the HTML standard's table decodes to its characters
+    /// (whitespace collapsed, invisible and bidi characters dropped, as for
+    /// any text).
+    #[test]
+    fn every_named_reference_of_the_html_standard_decodes() {
+        assert_eq!(html_escape::NAMED_ENTITIES.len(), 2125);
+        for (name, chars) in html_escape::NAMED_ENTITIES {
+            let name = std::str::from_utf8(name).unwrap();
+            let want: String = format!("x{chars}y")
+                .chars()
+                .filter(|c| !is_invisible(*c))
+                .collect();
+            let want = want.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(html_to_text(&format!("x&{name};y")), want, "&{name};");
+        }
+        assert_eq!(
+            html_to_text("&copy 2024 &notanentity;"),
+            "&copy 2024 &notanentity;"
+        );
+    }
+
+    #[test]
+    fn broken_markup_keeps_the_text_around_it() {
+        assert_eq!(
+            html_to_text("<a href=http://x/\">example</a> after"),
+            "example after",
+            "a quote inside an unquoted value opens nothing"
+        );
+        assert_eq!(html_to_text("<a title = 'x>y'>in</a> out"), "in out");
+        assert_eq!(html_to_text("<!DOCTYPE ~"), "<!DOCTYPE ~");
+        assert_eq!(html_to_text("a <?php echo"), "a <?php echo");
+        assert_eq!(
+            html_to_text("sa<!-- -- nonwhitespace >fe<script>alert(1);</script>"),
+            "safe"
+        );
+        assert_eq!(html_to_text("safe<!--"), "safe");
+        assert_eq!(
+            html_to_text("safe<object classid=\"x\"><param name=\"a\"> description"),
+            "safe description",
+            "an object's content is the fallback a reader sees"
+        );
+    }
 }
