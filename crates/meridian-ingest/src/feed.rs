@@ -289,7 +289,8 @@ struct Capture {
     /// XHTML construct): they are escaped into the buffer, which is read as
     /// HTML, so that they stay characters while child elements stay markup.
     escape: bool,
-    /// Atom 0.3 `mode="base64"`: decoded when the element closes.
+    /// Base64 (Atom 0.3 `mode="base64"`, or a binary MIME type): decoded
+    /// when the element closes.
     base64: bool,
 }
 
@@ -704,10 +705,12 @@ impl<'a> Scanner<'a> {
         }
         match target {
             Some(target) => {
-                // Atom says how its text is written: `type="html"` is HTML,
-                // anything else (text, xhtml) is text whose escaped `<` stays
-                // a character.
-                let (escape, base64) = if format == Format::Atom && target.is_markup() {
+                // Atom says how its own text constructs are written:
+                // `type="html"` is HTML, anything else (text, xhtml) is text
+                // whose escaped `<` stays a character. Other namespaces'
+                // elements in an Atom feed (`itunes:summary`,
+                // `content:encoded`) are HTML as in RSS.
+                let (escape, base64) = if format == Format::Atom && core && target.is_markup() {
                     atom_text_mode(self.src, e)
                 } else {
                     (false, false)
@@ -2101,6 +2104,15 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(f.episodes[0].description, "Use <video> & <audio>");
+        let f = parse(&format!(
+            "<feed xmlns=\"{ATOM}\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">\
+             <itunes:summary>&lt;p&gt;Show &lt;b&gt;notes&lt;/b&gt;&lt;/p&gt;</itunes:summary></feed>"
+        ))
+        .unwrap();
+        assert_eq!(
+            f.description, "Show notes",
+            "other namespaces' text is HTML as in RSS"
+        );
     }
 
     #[test]
