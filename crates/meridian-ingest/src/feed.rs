@@ -24,6 +24,10 @@
 //! anyway, and external (`SYSTEM`) entities are never fetched. An undeclared
 //! `&name;` is kept as written (HTML entities are decoded later where the text
 //! is HTML).
+//!
+//! What it reads is measured against Python feedparser's own test suite
+//! (docs/conformance.md, `cargo conformance`); the differences kept on purpose
+//! are listed there.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -47,7 +51,8 @@ use crate::xmlns::{Namespaces, Ns};
 /// The largest feed accepted (the biggest real feed in the corpus is 4 MB).
 pub const MAX_FEED_BYTES: usize = 64 * 1024 * 1024;
 
-/// Parses an RSS 0.9x/2.0, RSS 1.0 (RDF), Atom or JSON Feed document.
+/// Parses an RSS 0.9x/2.0, RSS 1.0 (RDF), Atom (1.0, 0.3 and earlier drafts),
+/// Microsoft CDF or JSON Feed document.
 ///
 /// `source` is where the bytes came from: relative links in the feed are
 /// resolved against it, and it names the feed in errors. When it is a remote
@@ -55,9 +60,19 @@ pub const MAX_FEED_BYTES: usize = 64 * 1024 * 1024;
 /// dropped.
 ///
 /// What comes out:
-/// - titles and show notes as plain text (HTML reduced with [`html_to_text`]);
-///   the show notes are the richest of `content:encoded`, `description`,
-///   `itunes:summary` (Atom: `content`, `summary`);
+/// - titles and show notes as plain text (HTML reduced with [`html_to_text`],
+///   every named character reference of the HTML standard decoded); the show
+///   notes are the richest of `content:encoded`, `description`,
+///   `itunes:summary` (Atom: `content`, `summary`). An Atom text is read by
+///   its `type` (`html` is HTML; `text` and `xhtml` are text, so an escaped
+///   `&lt;video&gt;` stays `<video>`); an RSS title is read as HTML only when
+///   it looks like HTML (an end tag or a character reference). A missing
+///   title is taken from `dc:title`, `itunes:title` or `media:title`;
+/// - element names are matched in any case (`<TiTlE>`); the language is the
+///   declared one, else the root's `xml:lang`; an item's date is its
+///   published date (`pubDate`, `published`, `dc:date`, `dcterms:issued`),
+///   else its updated one, else its created one; an item without a link takes
+///   its guid when that is a permalink web address;
 /// - every item is kept, in feed order; a missing or unparseable date is
 ///   `published: None`;
 /// - each episode has a key: its `guid` (Atom `id`), else the enclosure URL,
@@ -132,6 +147,9 @@ enum Format {
     Rss,
     Rdf,
     Atom,
+    /// Microsoft's Channel Definition Format: a `<CHANNEL>` root with
+    /// `<ITEM>`s, links and dates in attributes (`HREF`, `LASTMOD`).
+    Cdf,
 }
 
 /// What the element being read is, so that its children are read right.
@@ -161,12 +179,16 @@ enum Target {
     ChanBlock,
     ChanNewFeedUrl,
     ChanImageUrl,
+    ChanDcTitle,
     ItemTitle,
     ItemItunesTitle,
+    ItemDcTitle,
+    ItemMediaTitle,
     ItemLink,
     ItemGuid,
     ItemPubDate,
     ItemUpdated,
+    ItemCreated,
     ItemDescription,
     ItemContent,
     ItemSummary,
@@ -199,10 +221,16 @@ type Text<'a> = Cow<'a, str>;
 struct RawItem<'a> {
     title: Option<Text<'a>>,
     itunes_title: Option<Text<'a>>,
+    dc_title: Option<Text<'a>>,
+    media_title: Option<Text<'a>>,
     link: Option<Text<'a>>,
     guid: Option<Text<'a>>,
+    /// The RSS guid's attributes as written (for `isPermaLink`), read only
+    /// when the item has no link.
+    guid_attributes: Option<&'a str>,
     pub_date: Option<Text<'a>>,
     updated: Option<Text<'a>>,
+    created: Option<Text<'a>>,
     description: Option<Text<'a>>,
     content: Option<Text<'a>>,
     summary: Option<Text<'a>>,
@@ -224,7 +252,12 @@ struct RawFeed<'a> {
     has_channel: bool,
     /// Whether the root element holds any element at all.
     root_has_children: bool,
+    /// The format, which says how titles are read (see [`title_text`]).
+    format: Option<Format>,
+    /// The root element's `xml:lang`.
+    root_lang: Option<Text<'a>>,
     title: Option<Text<'a>>,
+    dc_title: Option<Text<'a>>,
     link: Option<Text<'a>>,
     description: Option<Text<'a>>,
     summary: Option<Text<'a>>,
@@ -244,6 +277,45 @@ struct RawFeed<'a> {
     episodes: Vec<EpisodeMeta>,
     /// Episode keys in use (see [`pick_key`]).
     taken: HashMap<String, String>,
+}
+
+/// The field being captured.
+#[derive(Debug, Clone, Copy)]
+struct Capture {
+    target: Target,
+    /// How deep inside the field's element we are (markup inside it is kept).
+    depth: usize,
+    /// The field is text whose `<` and `&` are characters (an Atom text or
+    /// XHTML construct): they are escaped into the buffer, which is read as
+    /// HTML, so that they stay characters while child elements stay markup.
+    escape: bool,
+    /// Base64 (Atom 0.3 `mode="base64"`, or a binary MIME type): decoded
+    /// when the element closes.
+    base64: bool,
+}
+
+impl Target {
+    /// Whether the field is reduced from HTML to text (titles, descriptions,
+    /// names), so that markup and escaping matter.
+    fn is_markup(self) -> bool {
+        matches!(
+            self,
+            Self::ChanTitle
+                | Self::ChanDcTitle
+                | Self::ChanDescription
+                | Self::ChanSummary
+                | Self::ChanItunesAuthor
+                | Self::ChanAuthor
+                | Self::ItemTitle
+                | Self::ItemItunesTitle
+                | Self::ItemDcTitle
+                | Self::ItemMediaTitle
+                | Self::ItemDescription
+                | Self::ItemContent
+                | Self::ItemSummary
+                | Self::ItemPerson
+        )
+    }
 }
 
 enum ScanError {
@@ -270,14 +342,23 @@ struct Scanner<'a> {
     format: Option<Format>,
     stack: Vec<Ctx>,
     feed: RawFeed<'a>,
-    /// Text being collected for a field, and how deep inside it we are.
-    capture: Option<(Target, usize)>,
+    /// The field whose text is being collected into `buf`.
+    capture: Option<Capture>,
     buf: Text<'a>,
     /// Set once the content we need is complete (`</channel>` for RSS, the
     /// root's end otherwise): later syntax errors or trailing junk are ignored.
     complete: bool,
     /// Where a DOCTYPE declaring entities ended, if one did.
     entities_at: Option<usize>,
+    /// The DOCTYPE names `html`: said in the error when the root is not a
+    /// feed (an RSS feed with an XHTML DOCTYPE is still a feed).
+    html_doctype: bool,
+    /// The root element's name, to recognise its end tag cut off at the end
+    /// of the document.
+    root_name: String,
+    /// The root is a `<feed>` in a namespace other than Atom's (an Atom
+    /// draft's): elements in unknown namespaces are read as Atom's.
+    draft_atom: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -301,6 +382,9 @@ impl<'a> Scanner<'a> {
             buf: Cow::Borrowed(""),
             complete: false,
             entities_at: None,
+            html_doctype: false,
+            root_name: String::new(),
+            draft_atom: false,
         }
     }
 
@@ -310,6 +394,22 @@ impl<'a> Scanner<'a> {
             return Ok(self.feed);
         }
         let pos = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
+        // The root's end tag cut off before its `>` (`</feed` and nothing
+        // after it): every element is closed, as after RSS's `</channel>`.
+        if self.stack.len() == 1
+            && self.capture.is_none()
+            && self
+                .src
+                .get(pos..)
+                .and_then(|rest| rest.strip_prefix("</"))
+                .and_then(|rest| rest.strip_prefix(self.root_name.as_str()))
+                .is_some_and(|rest| rest.trim().is_empty())
+        {
+            return Ok(self.feed);
+        }
+        if self.format.is_none() && self.html_doctype {
+            return Err(ScanError::Wrong(HTML_PAGE.to_owned()));
+        }
         Err(ScanError::Xml {
             pos,
             message: e.to_string(),
@@ -332,6 +432,12 @@ impl<'a> Scanner<'a> {
 
     /// Adds character data to the field being captured.
     fn append(&mut self, text: Text<'a>) {
+        if self.capture.is_some_and(|c| c.escape)
+            && memchr::memchr2(b'<', b'&', text.as_bytes()).is_some()
+        {
+            escape_into(self.buf.to_mut(), &text);
+            return;
+        }
         if self.buf.is_empty() {
             self.buf = text;
         } else {
@@ -383,13 +489,19 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 Event::GeneralRef(r) => {
-                    if self.capture.is_some() {
+                    if let Some(capture) = self.capture {
                         let buf = self.buf.to_mut();
                         match r.resolve_char_ref() {
+                            Ok(Some(c)) if capture.escape => {
+                                escape_into(buf, c.encode_utf8(&mut [0; 4]));
+                            }
                             Ok(Some(c)) => buf.push(c),
                             _ => {
                                 let name = r.xml10_content();
                                 match quick_xml::escape::resolve_predefined_entity(&name) {
+                                    // Text, not markup: `&lt;video&gt;` in an
+                                    // Atom text title stays `<video>`.
+                                    Some(s) if capture.escape => escape_into(buf, s),
                                     Some(s) => buf.push_str(s),
                                     None => {
                                         // Kept as written; HTML entities are decoded
@@ -404,14 +516,14 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 Event::DocType(d) => {
+                    // `<!DOCTYPE html…>` is an HTML page's, but the root
+                    // decides: an RSS feed may carry an XHTML DOCTYPE.
                     if self.format.is_none()
                         && d.trim_start()
                             .get(..4)
                             .is_some_and(|h| h.eq_ignore_ascii_case("html"))
                     {
-                        return Err(ScanError::Wrong(
-                            "an HTML page (`<!DOCTYPE html>`), not RSS or Atom".to_owned(),
-                        ));
+                        self.html_doctype = true;
                     }
                     // Feeds never declare entities (HTML entities such as
                     // `&eacute;` are read without any DTD). A DOCTYPE that does
@@ -438,6 +550,7 @@ impl<'a> Scanner<'a> {
                         return Ok(self.feed);
                     }
                     return match self.format {
+                        None if self.html_doctype => Err(ScanError::Wrong(HTML_PAGE.to_owned())),
                         None => Err(ScanError::Wrong(
                             "an XML document without any element".to_owned(),
                         )),
@@ -480,8 +593,7 @@ impl<'a> Scanner<'a> {
         e: &BytesStart<'_>,
         empty: bool,
     ) -> Result<(), ScanError> {
-        let name = local.as_bytes();
-        if let Some((_, depth)) = &mut self.capture {
+        if let Some(capture) = &mut self.capture {
             // Markup inside a captured field (unescaped HTML, Atom xhtml): keep
             // the tag so that block structure survives `html_to_text`.
             let buf = self.buf.to_mut();
@@ -489,15 +601,22 @@ impl<'a> Scanner<'a> {
             buf.push_str(local);
             buf.push('>');
             if !empty {
-                *depth += 1;
+                capture.depth += 1;
             }
             return Ok(());
         }
+        // Element names are matched ASCII case-insensitively (`<TiTlE>`), as
+        // feed readers do: XML says they are case-sensitive, feeds disagree.
+        let mut lower = [0u8; LONGEST_NAME];
+        let name = lowercase(local, &mut lower);
         let Some(format) = self.format else {
-            return self.open_root(ns, name, empty);
+            return self.open_root(ns, name, e, empty);
         };
         let parent = self.stack.last().copied().unwrap_or(Ctx::Skip);
-        let core = ns == Ns::Plain || (format == Format::Atom && ns == Ns::Atom);
+        // Atom drafts before 0.3 (`purl.org/echo/`, `purl.org/pie/`…) used
+        // namespaces of their own: in a `<feed>` rooted in one, it is Atom's.
+        let core = ns == Ns::Plain
+            || (format == Format::Atom && (ns == Ns::Atom || (self.draft_atom && ns == Ns::Other)));
         let mut ctx = Ctx::Skip;
         let mut target = None;
         if parent == Ctx::Root {
@@ -517,7 +636,11 @@ impl<'a> Scanner<'a> {
             }
             Ctx::Channel => match (ns, name) {
                 (_, b"item") if core && format != Format::Atom => {
-                    self.feed.items.push(RawItem::default());
+                    let mut item = RawItem::default();
+                    if format == Format::Cdf {
+                        [item.link, item.updated] = attrs(self.src, e, [b"href", b"lastmod"]);
+                    }
+                    self.feed.items.push(item);
                     ctx = Ctx::Item;
                 }
                 (_, b"entry") if core && format == Format::Atom => {
@@ -525,18 +648,19 @@ impl<'a> Scanner<'a> {
                     ctx = Ctx::Item;
                 }
                 (_, b"title") if core => target = Some(Target::ChanTitle),
+                (Ns::Dc, b"title") => target = Some(Target::ChanDcTitle),
                 (_, b"link") if core => {
-                    if format == Format::Atom {
-                        self.atom_link(e, false);
+                    target = if format == Format::Atom {
+                        self.atom_link(e, false, empty)
                     } else {
-                        target = Some(Target::ChanLink);
-                    }
+                        Some(Target::ChanLink)
+                    };
                 }
                 (_, b"description" | b"subtitle") if core => target = Some(Target::ChanDescription),
                 (_, b"language") if core => target = Some(Target::ChanLanguage),
                 (Ns::Dc, b"language") => target = Some(Target::ChanLanguage),
                 (_, b"ttl") if core => target = Some(Target::ChanTtl),
-                (_, b"managingEditor") if core => target = Some(Target::ChanAuthor),
+                (_, b"managingeditor") if core => target = Some(Target::ChanAuthor),
                 (_, b"author") if core && format == Format::Atom => ctx = Ctx::AtomAuthor,
                 (_, b"image") if core => ctx = Ctx::ChannelImage,
                 (_, b"logo" | b"icon") if core && format == Format::Atom => {
@@ -566,10 +690,12 @@ impl<'a> Scanner<'a> {
                     target = Some(Target::ChanAuthor);
                 }
             }
-            Ctx::Item => target = self.open_in_item(format, core, ns, name, e, &mut ctx),
+            Ctx::Item => target = self.open_in_item(core, ns, name, e, empty, &mut ctx),
             Ctx::MediaGroup => {
                 if ns == Ns::Media && name == b"content" {
                     self.media_content(e);
+                } else if ns == Ns::Media && name == b"title" {
+                    target = Some(Target::ItemMediaTitle);
                 }
             }
             Ctx::Skip => {}
@@ -578,9 +704,24 @@ impl<'a> Scanner<'a> {
             return Ok(());
         }
         match target {
-            Some(t) => {
+            Some(target) => {
+                // Atom says how its own text constructs are written:
+                // `type="html"` is HTML, anything else (text, xhtml) is text
+                // whose escaped `<` stays a character. Other namespaces'
+                // elements in an Atom feed (`itunes:summary`,
+                // `content:encoded`) are HTML as in RSS.
+                let (escape, base64) = if format == Format::Atom && core && target.is_markup() {
+                    atom_text_mode(self.src, e)
+                } else {
+                    (false, false)
+                };
                 self.buf = Cow::Borrowed("");
-                self.capture = Some((t, 0));
+                self.capture = Some(Capture {
+                    target,
+                    depth: 0,
+                    escape,
+                    base64,
+                });
             }
             None => self.stack.push(ctx),
         }
@@ -589,28 +730,38 @@ impl<'a> Scanner<'a> {
 
     fn open_in_item(
         &mut self,
-        format: Format,
         core: bool,
         ns: Ns,
         name: &[u8],
         e: &BytesStart<'_>,
+        empty: bool,
         ctx: &mut Ctx,
     ) -> Option<Target> {
-        let atom = format == Format::Atom;
+        let atom = self.format == Some(Format::Atom);
         let target = match (ns, name) {
             (_, b"title") if core => Target::ItemTitle,
+            (Ns::Dc, b"title") => Target::ItemDcTitle,
+            (Ns::Media, b"title") => Target::ItemMediaTitle,
             (_, b"link") if core => {
                 if atom || attr(self.src, e, b"href").is_some() {
-                    self.atom_link(e, true);
-                    return None;
+                    return self.atom_link(e, true, empty);
                 }
                 Target::ItemLink
             }
-            (_, b"guid") if core => Target::ItemGuid,
+            (_, b"guid") if core => {
+                let raw = e.attributes_raw();
+                if !raw.trim_ascii().is_empty() {
+                    self.feed.items.last_mut()?.guid_attributes = within(self.src, raw);
+                }
+                Target::ItemGuid
+            }
             (_, b"id") if core && atom => Target::ItemGuid,
-            (_, b"pubDate" | b"published" | b"issued") if core => Target::ItemPubDate,
+            (_, b"pubdate" | b"published" | b"issued") if core => Target::ItemPubDate,
             (_, b"updated" | b"modified") if core => Target::ItemUpdated,
-            (Ns::Dc, b"date") => Target::ItemPubDate,
+            (_, b"created") if core && atom => Target::ItemCreated,
+            (Ns::Dc, b"date" | b"issued") => Target::ItemPubDate,
+            (Ns::Dc, b"modified") => Target::ItemUpdated,
+            (Ns::Dc, b"created") => Target::ItemCreated,
             (_, b"description") if core => Target::ItemDescription,
             (_, b"summary") if core && atom => Target::ItemDescription,
             (_, b"content") if core && atom => Target::ItemContent,
@@ -665,15 +816,27 @@ impl<'a> Scanner<'a> {
         Some(target)
     }
 
-    fn open_root(&mut self, ns: Ns, name: &[u8], empty: bool) -> Result<(), ScanError> {
+    fn open_root(
+        &mut self,
+        ns: Ns,
+        name: &[u8],
+        e: &BytesStart<'_>,
+        empty: bool,
+    ) -> Result<(), ScanError> {
         let format = match name {
             b"rss" => Format::Rss,
-            b"RDF" if ns == Ns::Rdf || ns == Ns::Other || ns == Ns::Plain => Format::Rdf,
-            b"feed" if ns == Ns::Atom || ns == Ns::Plain => Format::Atom,
-            other => {
-                let other = String::from_utf8_lossy(other);
+            b"rdf" if ns == Ns::Rdf || ns == Ns::Other || ns == Ns::Plain => Format::Rdf,
+            b"feed" => {
+                self.draft_atom = ns == Ns::Other;
+                Format::Atom
+            }
+            b"channel" if ns == Ns::Plain => Format::Cdf,
+            _ => {
+                let other = split_qname(e.name().0).1.to_owned();
                 let found = if other.eq_ignore_ascii_case("html") {
                     "an HTML page (root element `<html>`), not RSS or Atom".to_owned()
+                } else if self.html_doctype {
+                    HTML_PAGE.to_owned()
                 } else if other.eq_ignore_ascii_case("opml") {
                     "an OPML subscription list; import it as a feed list instead".to_owned()
                 } else {
@@ -683,34 +846,44 @@ impl<'a> Scanner<'a> {
             }
         };
         self.format = Some(format);
-        self.feed.has_channel = format == Format::Atom;
+        self.feed.format = Some(format);
+        self.feed.has_channel = matches!(format, Format::Atom | Format::Cdf);
+        self.feed.root_lang = attr(self.src, e, b"lang");
+        if format == Format::Cdf {
+            self.feed.link = attr(self.src, e, b"href");
+        }
+        e.name().0.clone_into(&mut self.root_name);
         if empty {
             self.complete = true;
             return Ok(());
         }
-        // An Atom feed element is its own channel.
-        self.stack.push(if format == Format::Atom {
-            Ctx::Channel
-        } else {
-            Ctx::Root
-        });
+        // An Atom feed element, and a CDF root, is its own channel.
+        self.stack
+            .push(if matches!(format, Format::Atom | Format::Cdf) {
+                Ctx::Channel
+            } else {
+                Ctx::Root
+            });
         Ok(())
     }
 
     fn close(&mut self, name: &str) {
-        if let Some((target, depth)) = &mut self.capture {
-            if *depth > 0 {
-                *depth -= 1;
+        if let Some(capture) = &mut self.capture {
+            if capture.depth > 0 {
+                capture.depth -= 1;
                 let buf = self.buf.to_mut();
                 buf.push_str("</");
                 buf.push_str(name);
                 buf.push('>');
                 return;
             }
-            let target = *target;
+            let capture = *capture;
             self.capture = None;
-            let text = std::mem::replace(&mut self.buf, Cow::Borrowed(""));
-            self.store(target, text);
+            let mut text = std::mem::replace(&mut self.buf, Cow::Borrowed(""));
+            if capture.base64 {
+                text = Cow::Owned(decode_base64(&text, capture.escape));
+            }
+            self.store(capture.target, text);
             return;
         }
         let Some(ctx) = self.stack.pop() else { return };
@@ -730,7 +903,7 @@ impl<'a> Scanner<'a> {
     fn finish_items(&mut self) {
         let feed = &mut self.feed;
         for item in feed.items.drain(..) {
-            if let Some(ep) = build_episode(item, self.source, &mut feed.taken) {
+            if let Some(ep) = build_episode(item, self.format, self.source, &mut feed.taken) {
                 feed.episodes.push(ep);
             }
         }
@@ -745,6 +918,7 @@ impl<'a> Scanner<'a> {
         let feed = &mut self.feed;
         match target {
             Target::ChanTitle => set(&mut feed.title, text),
+            Target::ChanDcTitle => set(&mut feed.dc_title, text),
             Target::ChanLink => set(&mut feed.link, text),
             Target::ChanDescription => set(&mut feed.description, text),
             Target::ChanSummary => set(&mut feed.summary, text),
@@ -763,10 +937,13 @@ impl<'a> Scanner<'a> {
                 match target {
                     Target::ItemTitle => set(&mut item.title, text),
                     Target::ItemItunesTitle => set(&mut item.itunes_title, text),
+                    Target::ItemDcTitle => set(&mut item.dc_title, text),
+                    Target::ItemMediaTitle => set(&mut item.media_title, text),
                     Target::ItemLink => set(&mut item.link, text),
                     Target::ItemGuid => set(&mut item.guid, text),
                     Target::ItemPubDate => set(&mut item.pub_date, text),
                     Target::ItemUpdated => set(&mut item.updated, text),
+                    Target::ItemCreated => set(&mut item.created, text),
                     Target::ItemDescription => set(&mut item.description, text),
                     Target::ItemContent => set(&mut item.content, text),
                     Target::ItemSummary => set(&mut item.summary, text),
@@ -785,19 +962,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// Atom `<link rel href type length>` (also used by RSS items that write
-    /// their link that way).
-    fn atom_link(&mut self, e: &BytesStart<'_>, in_item: bool) {
-        let [Some(href), rel, mime, length] =
-            attrs(self.src, e, [b"href", b"rel", b"type", b"length"])
-        else {
-            return;
+    /// their link that way). A pre-1.0 Atom link without `href` holds its URL
+    /// as text: the field to capture it into is returned.
+    fn atom_link(&mut self, e: &BytesStart<'_>, in_item: bool, empty: bool) -> Option<Target> {
+        let [href, rel, mime, length] = attrs(self.src, e, [b"href", b"rel", b"type", b"length"]);
+        let alternate = matches!(rel.as_deref().map(str::trim), None | Some("" | "alternate"));
+        let Some(href) = href else {
+            return (alternate && !empty).then_some(if in_item {
+                Target::ItemLink
+            } else {
+                Target::ChanLink
+            });
         };
         match rel.as_deref().map(str::trim) {
             None | Some("" | "alternate") => {
                 let slot = if in_item {
                     match self.feed.items.last_mut() {
                         Some(item) => &mut item.link,
-                        None => return,
+                        None => return None,
                     }
                 } else {
                     &mut self.feed.link
@@ -819,6 +1001,7 @@ impl<'a> Scanner<'a> {
             }
             _ => {}
         }
+        None
     }
 
     /// `media:content`: the enclosure when the item has no `<enclosure>`.
@@ -841,6 +1024,86 @@ fn split_qname(qname: &str) -> (Option<&str>, &str) {
         None => (None, qname),
     }
 }
+
+/// Longer than any element name the parser looks for.
+const LONGEST_NAME: usize = 16;
+
+/// `name` folded to ASCII lower case for matching, in `buf`; empty (matching
+/// no element) when it is longer than any name the parser looks for.
+///
+/// Setting bit 5 of every byte turns `A`–`Z` into `a`–`z` and leaves `a`–`z`,
+/// digits, `-` and `.` as they are; any other byte becomes one that no
+/// element name the parser looks for contains. So the folded name equals a
+/// known (lower-case ASCII) name exactly when the name equals it ignoring
+/// ASCII case, and all 16 bytes are folded in one `u128` operation.
+fn lowercase<'b>(name: &str, buf: &'b mut [u8; LONGEST_NAME]) -> &'b [u8] {
+    let bytes = name.as_bytes();
+    let Some(out) = buf.get_mut(..bytes.len()) else {
+        return &[];
+    };
+    out.copy_from_slice(bytes);
+    *buf = (u128::from_le_bytes(*buf) | u128::from_le_bytes([0x20; LONGEST_NAME])).to_le_bytes();
+    &buf[..bytes.len()]
+}
+
+/// How an Atom text construct is written, from its `type` and (Atom 0.3)
+/// `mode`: whether it is text rather than HTML (`type="html"` or
+/// `text/html` is HTML; text, xhtml and anything else is text, see
+/// [`Capture::escape`]), and whether it is base64 (`mode="base64"`, or a
+/// MIME type that is neither text nor XML, RFC 4287 §4.1.3.3).
+fn atom_text_mode(src: &str, e: &BytesStart<'_>) -> (bool, bool) {
+    let [kind, mode] = attrs(src, e, [b"type", b"mode"]);
+    let kind = kind.as_deref().map_or("", str::trim);
+    let html = kind.eq_ignore_ascii_case("html") || kind.eq_ignore_ascii_case("text/html");
+    let lower = kind.to_ascii_lowercase();
+    let binary = lower.contains('/')
+        && !lower.starts_with("text/")
+        && !lower.ends_with("+xml")
+        && !lower.ends_with("/xml");
+    let base64 = binary
+        || mode
+            .as_deref()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("base64"));
+    (!html, base64)
+}
+
+/// Appends `text` with `<` and `&` escaped, so that HTML reads them back as
+/// characters.
+fn escape_into(buf: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = memchr::memchr2(b'<', b'&', rest.as_bytes()) {
+        buf.push_str(&rest[..i]);
+        buf.push_str(if rest.as_bytes()[i] == b'<' {
+            "&lt;"
+        } else {
+            "&amp;"
+        });
+        rest = &rest[i + 1..];
+    }
+    buf.push_str(rest);
+}
+
+/// An Atom 0.3 `mode="base64"` text: decoded (whitespace ignored), escaped
+/// when it is text rather than HTML; as written when it is not base64.
+fn decode_base64(text: &str, escape: bool) -> String {
+    use base64::Engine as _;
+    let compact: String = text.split_ascii_whitespace().collect();
+    match base64::engine::general_purpose::STANDARD.decode(compact) {
+        Ok(bytes) => {
+            let decoded = String::from_utf8_lossy(&bytes);
+            if escape {
+                let mut out = String::with_capacity(decoded.len());
+                escape_into(&mut out, &decoded);
+                out
+            } else {
+                decoded.into_owned()
+            }
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
+const HTML_PAGE: &str = "an HTML page (`<!DOCTYPE html>`), not RSS or Atom";
 
 /// An attribute's value by local name (ASCII case-insensitive), unescaped;
 /// the raw value when its escaping is broken.
@@ -983,11 +1246,14 @@ impl<'e> PlainAttributes<'e> {
 // Raw strings to the domain model.
 
 fn build(mut raw: RawFeed<'_>, source: &FeedUrl) -> PodcastFeed {
-    let language = non_empty(raw.language.as_deref()).map(str::to_ascii_lowercase);
+    // The channel's `<language>` (or `dc:language`), else the root's `xml:lang`.
+    let language = non_empty(raw.language.as_deref())
+        .or_else(|| non_empty(raw.root_lang.as_deref()))
+        .map(language_tag);
     let mut episodes = std::mem::take(&mut raw.episodes);
     // Items still open when the document ended (none in a well-formed feed).
     for item in raw.items {
-        if let Some(ep) = build_episode(item, source, &mut raw.taken) {
+        if let Some(ep) = build_episode(item, raw.format, source, &mut raw.taken) {
             episodes.push(ep);
         }
     }
@@ -999,8 +1265,14 @@ fn build(mut raw: RawFeed<'_>, source: &FeedUrl) -> PodcastFeed {
         }
     }
     let description = richest([raw.description.as_deref(), raw.summary.as_deref()]);
+    let title = [raw.title.as_deref(), raw.dc_title.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|t| title_text(t, raw.format))
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
     PodcastFeed {
-        title: raw.title.as_deref().map(inline_text).unwrap_or_default(),
+        title,
         link: resolve_link(source, raw.link.as_deref()),
         description: description.map(html_to_text).unwrap_or_default(),
         language,
@@ -1022,6 +1294,7 @@ fn build(mut raw: RawFeed<'_>, source: &FeedUrl) -> PodcastFeed {
 
 fn build_episode(
     item: RawItem<'_>,
+    format: Option<Format>,
     source: &FeedUrl,
     taken: &mut HashMap<String, String>,
 ) -> Option<EpisodeMeta> {
@@ -1036,29 +1309,43 @@ fn build_episode(
         .enclosure
         .or(item.media_content)
         .and_then(|e| build_enclosure(e, source));
-    let mut title = item.title.as_deref().map(inline_text).unwrap_or_default();
-    if title.is_empty() {
-        title = item
-            .itunes_title
-            .as_deref()
-            .map(inline_text)
-            .unwrap_or_default();
-    }
-    if title.is_empty() {
-        title = fallback_title(&description, enclosure.as_ref());
-    }
-    let link = resolve_link(source, item.link.as_deref());
-    let date_raw = item
-        .pub_date
-        .as_deref()
-        .or(item.updated.as_deref())
-        .unwrap_or("")
-        .trim();
-    let published = item
-        .pub_date
-        .as_deref()
-        .and_then(parse_date)
-        .or_else(|| item.updated.as_deref().and_then(parse_date));
+    // `<title>`, else `dc:title`, `itunes:title`, `media:title`, else one
+    // made from the show notes or the enclosure.
+    let title = [
+        item.title.as_deref(),
+        item.dc_title.as_deref(),
+        item.itunes_title.as_deref(),
+        item.media_title.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| title_text(t, format))
+    .find(|t| !t.is_empty())
+    .unwrap_or_else(|| fallback_title(&description, enclosure.as_ref()));
+    // An RSS guid is the item's permalink unless it says otherwise: the
+    // link when the item has none (and the guid is a web address).
+    let link = resolve_link(source, item.link.as_deref()).or_else(|| {
+        let guid = item.guid.as_deref().map(str::trim)?;
+        let web = ["http://", "https://"].iter().any(|p| {
+            guid.get(..p.len())
+                .is_some_and(|g| g.eq_ignore_ascii_case(p))
+        });
+        let not_permalink = || {
+            let e = BytesStart::from_content(item.guid_attributes.unwrap_or(""), 0);
+            attr("", &e, b"isPermaLink").is_some_and(|p| p.trim().eq_ignore_ascii_case("false"))
+        };
+        (format != Some(Format::Atom) && web && !not_permalink())
+            .then(|| resolve_link(source, Some(guid)))
+            .flatten()
+    });
+    // The published date, else the updated one, else the created one.
+    let dates = [
+        item.pub_date.as_deref(),
+        item.updated.as_deref(),
+        item.created.as_deref(),
+    ];
+    let date_raw = dates.iter().flatten().next().copied().unwrap_or("").trim();
+    let published = dates.iter().flatten().find_map(|d| parse_date(d));
 
     let (guid, guid_source) = pick_key(
         non_empty(item.guid.as_deref()),
@@ -1101,7 +1388,7 @@ fn build_episode(
             .as_deref()
             .and_then(|u| resolve_resource(source, u)),
         persons: item.persons,
-        language: non_empty(item.language.as_deref()).map(str::to_ascii_lowercase),
+        language: non_empty(item.language.as_deref()).map(language_tag),
     })
 }
 
@@ -1209,13 +1496,52 @@ fn richest<const N: usize>(candidates: [Option<&str>; N]) -> Option<&str> {
     best
 }
 
+/// A language tag as Meridian keeps it: lower case, `-` between subtags
+/// (`en_US`, as some feeds write it, is `en-us`).
+fn language_tag(s: &str) -> String {
+    s.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+/// A title as plain text. Atom says how a title is written (its `type`), and
+/// the scanner made it HTML either way (see [`Capture::escape`]). RSS cannot
+/// say, so a title is read as HTML only when it looks like HTML, as feed
+/// readers (feedparser among them) read it: when it has an end tag (`</b>`)
+/// or a character reference the HTML standard defines. Otherwise it is
+/// text, and `Using <video> tags` keeps its `<video>`.
+fn title_text(s: &str, format: Option<Format>) -> String {
+    if format == Some(Format::Atom) || looks_like_html(s) {
+        inline_text(s)
+    } else {
+        collapse_whitespace(s.trim())
+    }
+}
+
+/// Whether an RSS text holds an end tag or an HTML character reference.
+fn looks_like_html(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    memchr::memchr2_iter(b'<', b'&', bytes).any(|i| {
+        if bytes[i] == b'<' {
+            bytes.get(i + 1) == Some(&b'/') && bytes.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
+        } else {
+            crate::html::starts_entity(&s[i..])
+        }
+    })
+}
+
 /// A one-line text field (title, author): HTML reduced only when there is
 /// markup or an entity in it, whitespace collapsed.
 fn inline_text(s: &str) -> String {
     let s = s.trim();
     if memchr::memchr2(b'<', b'&', s.as_bytes()).is_some() {
         html_to_text(s).replace('\n', " ")
-    } else if is_single_spaced(s) {
+    } else {
+        collapse_whitespace(s)
+    }
+}
+
+/// `s` (trimmed) with every run of whitespace made one space.
+fn collapse_whitespace(s: &str) -> String {
+    if is_single_spaced(s) {
         s.to_owned()
     } else {
         s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -1712,5 +2038,253 @@ mod tests {
         let f = parse(xml).unwrap();
         assert_eq!(f.episodes[0].title, "test.ogg");
         assert_eq!(f.episodes[0].guid.0, "http://example.com/test.ogg");
+    }
+
+    const ATOM: &str = "http://www.w3.org/2005/Atom";
+
+    fn rss_title(title: &str) -> String {
+        parse(&format!(
+            "<rss><channel><title>{title}</title></channel></rss>"
+        ))
+        .unwrap()
+        .title
+    }
+
+    fn atom_title(attrs: &str, title: &str) -> String {
+        parse(&format!(
+            "<feed xmlns=\"{ATOM}\"><title{attrs}>{title}</title></feed>"
+        ))
+        .unwrap()
+        .title
+    }
+
+    #[test]
+    fn named_references_of_the_html_standard_decode_in_titles() {
+        assert_eq!(
+            rss_title("testing &alpha; &rArr; &there4; &CounterClockwiseContourIntegral; entity"),
+            "testing α ⇒ ∴ ∳ entity"
+        );
+        // Two code points for one name; a name HTML does not define stays.
+        assert_eq!(rss_title("&NotEqualTilde; &fjlig; &bogus;"), "≂̸ fj &bogus;");
+        assert_eq!(
+            atom_title(" type=\"html\"", "&amp;alpha; and &amp;amp;"),
+            "α and &"
+        );
+    }
+
+    /// What was escaped in the feed is text: Atom says so with `type`, and an
+    /// RSS title is HTML only when it looks like HTML.
+    #[test]
+    fn escaped_markup_in_a_text_title_stays_text() {
+        assert_eq!(rss_title("Using &lt;video&gt; tags"), "Using <video> tags");
+        assert_eq!(rss_title("1 &lt; 2 &amp;&amp; 3 &gt; 2"), "1 < 2 && 3 > 2");
+        assert_eq!(rss_title("Episode &lt;b&gt;One&lt;/b&gt;"), "Episode One");
+        assert_eq!(rss_title("Q&amp;amp;A"), "Q&A");
+        for attrs in ["", " type=\"text\"", " type=\"text/plain\""] {
+            assert_eq!(
+                atom_title(attrs, "History of the &lt;blink&gt; tag"),
+                "History of the <blink> tag",
+                "{attrs}"
+            );
+        }
+        assert_eq!(
+            atom_title(
+                " type=\"xhtml\"",
+                "<div xmlns=\"http://www.w3.org/1999/xhtml\">History of the &lt;blink&gt; <b>tag</b></div>"
+            ),
+            "History of the <blink> tag"
+        );
+        assert_eq!(
+            atom_title(" type=\"html\"", "Example &lt;b&gt;Atom&lt;/b&gt;"),
+            "Example Atom"
+        );
+        let f = parse(&format!(
+            "<feed xmlns=\"{ATOM}\"><entry><id>1</id><title>T</title>\
+             <summary type=\"text\">Use &lt;video&gt; &amp; &lt;audio&gt;</summary></entry></feed>"
+        ))
+        .unwrap();
+        assert_eq!(f.episodes[0].description, "Use <video> & <audio>");
+        let f = parse(&format!(
+            "<feed xmlns=\"{ATOM}\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">\
+             <itunes:summary>&lt;p&gt;Show &lt;b&gt;notes&lt;/b&gt;&lt;/p&gt;</itunes:summary></feed>"
+        ))
+        .unwrap();
+        assert_eq!(
+            f.description, "Show notes",
+            "other namespaces' text is HTML as in RSS"
+        );
+    }
+
+    #[test]
+    fn broken_markup_in_a_title_keeps_its_text() {
+        assert_eq!(
+            rss_title("<![CDATA[<a href=http://x/\">example</a> after]]>"),
+            "example after"
+        );
+        for (html, text) in [
+            ("&lt;!DOCTYPE ~", "<!DOCTYPE ~"),
+            (
+                "sa&lt;!-- -- x &gt;fe&lt;script&gt;alert(1);&lt;/script&gt;",
+                "safe",
+            ),
+            ("safe&lt;!--", "safe"),
+            (
+                "safe&lt;object classid=\"x\"&gt; description",
+                "safe description",
+            ),
+        ] {
+            assert_eq!(atom_title(" type=\"html\"", html), text, "{html}");
+        }
+    }
+
+    #[test]
+    fn an_rss_feed_with_an_xhtml_doctype_is_a_feed() {
+        let xml = r#"<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "x">
+            <rss><channel><title>found</title></channel></rss>"#;
+        assert_eq!(parse(xml).unwrap().title, "found");
+        for page in [
+            "<!DOCTYPE html><html><head><title>x</title></head></html>",
+            "<!DOCTYPE html><title>x</title><p>unclosed",
+            "<!DOCTYPE html>\n<meta charset=utf-8><p>x",
+        ] {
+            let e = parse(page).unwrap_err();
+            assert!(e.to_string().contains("an HTML page"), "{page}: {e}");
+        }
+    }
+
+    #[test]
+    fn element_names_match_in_any_case() {
+        let xml = "<RSS><Channel><TiTlE>Example title</TiTlE><LANGUAGE>en</LANGUAGE>\
+                   <ITEM><Title>One</Title><PubDate>Sun, 12 Aug 2012 10:00:00 GMT</PubDate></ITEM></Channel></RSS>";
+        let f = parse(xml).unwrap();
+        assert_eq!(f.title, "Example title");
+        assert_eq!(f.language.as_deref(), Some("en"));
+        assert_eq!(f.episodes[0].title, "One");
+        assert!(f.episodes[0].published.is_some());
+    }
+
+    #[test]
+    fn dc_and_media_titles_stand_in_for_a_missing_title() {
+        let xml = r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/">
+            <channel><dc:title>Example title</dc:title>
+            <item><guid>1</guid><dc:title>Dublin Core</dc:title></item>
+            <item><guid>2</guid><media:title>bar</media:title></item>
+            <item><guid>3</guid><media:title>bar</media:title><title>foo</title></item>
+            <item><guid>4</guid><media:group><media:title>grouped</media:title></media:group></item>
+            </channel></rss>"#;
+        let f = parse(xml).unwrap();
+        assert_eq!(f.title, "Example title");
+        let titles: Vec<_> = f.episodes.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["Dublin Core", "bar", "foo", "grouped"]);
+    }
+
+    #[test]
+    fn dcterms_and_created_dates_are_dates() {
+        let xml = r#"<rss xmlns:dcterms="http://purl.org/dc/terms/"><channel>
+            <item><guid>1</guid><dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued></item>
+            <item><guid>2</guid><dcterms:modified>2003-12-31T10:14:55Z</dcterms:modified></item>
+            <item><guid>3</guid><dcterms:created>2003-12-31T10:14:55Z</dcterms:created></item>
+            <item><guid>4</guid><dcterms:modified>2010-01-01T00:00:00Z</dcterms:modified>
+              <dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued></item>
+            </channel></rss>"#;
+        let want = chrono::DateTime::parse_from_rfc3339("2003-12-31T10:14:55Z").unwrap();
+        for ep in parse(xml).unwrap().episodes {
+            assert_eq!(ep.published, Some(want.into()), "{}", ep.guid);
+        }
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><id>1</id>
+            <created>2003-12-31T10:14:55Z</created></entry></feed>"#;
+        assert_eq!(
+            parse(atom03).unwrap().episodes[0].published,
+            Some(want.into())
+        );
+    }
+
+    #[test]
+    fn the_root_xml_lang_is_the_language_when_none_is_declared() {
+        let atom = |body: &str| {
+            parse(&format!(
+                "<feed xmlns=\"{ATOM}\" xml:lang=\"en_US\"><title xml:lang=\"fr\">t</title>{body}</feed>"
+            ))
+            .unwrap()
+        };
+        assert_eq!(atom("").language.as_deref(), Some("en-us"));
+        let rss = r#"<rss xml:lang="de"><channel><language>fr</language></channel></rss>"#;
+        assert_eq!(parse(rss).unwrap().language.as_deref(), Some("fr"));
+    }
+
+    #[test]
+    fn a_permalink_guid_is_the_link_when_the_item_has_none() {
+        let xml = r#"<rss version="2.0"><channel>
+            <item><guid>http://guid.example.com/1</guid></item>
+            <item><guid isPermaLink="true">HTTPS://guid.example.com/2</guid></item>
+            <item><guid isPermaLink="false">http://guid.example.com/3</guid></item>
+            <item><guid>abc</guid></item>
+            <item><link>http://link.example.com/</link><guid>http://guid.example.com/5</guid></item>
+            </channel></rss>"#;
+        let links: Vec<_> = parse(xml)
+            .unwrap()
+            .episodes
+            .into_iter()
+            .map(|e| e.link)
+            .collect();
+        assert_eq!(
+            links,
+            [
+                Some("http://guid.example.com/1".to_owned()),
+                Some("https://guid.example.com/2".to_owned()),
+                None,
+                None,
+                Some("http://link.example.com/".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn base64_draft_atom_links_without_href_and_cdf_are_read() {
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#">
+            <title type="text/html" mode="base64">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title>
+            <entry><id>1</id><title mode="base64">
+              PHA+SGlzdG9yeSBvZiB0aGUgJmx0O2JsaW5rJmd0OyB0YWc8L3A+
+            </title><link rel="alternate" type="text/html">http://www.example.com/alternate</link></entry></feed>"#;
+        let f = parse(atom03).unwrap();
+        assert_eq!(f.title, "Example Atom");
+        assert_eq!(
+            f.episodes[0].title, "<p>History of the &lt;blink&gt; tag</p>",
+            "a text title stays text once decoded"
+        );
+        assert_eq!(
+            f.episodes[0].link.as_deref(),
+            Some("http://www.example.com/alternate")
+        );
+        let draft = r#"<feed version="0.3" xmlns="http://purl.org/echo/"><title>Example Atom</title></feed>"#;
+        assert_eq!(parse(draft).unwrap().title, "Example Atom");
+        let cdf = r#"<CHANNEL HREF="http://www.example.org/"><TITLE>Example feed</TITLE>
+            <ITEM HREF="http://www.example.org/1" LASTMOD="2004-04-06T23:05:43-05:00"><TITLE>Example item</TITLE></ITEM>
+            </CHANNEL>"#;
+        let f = parse(cdf).unwrap();
+        assert_eq!(f.title, "Example feed");
+        assert_eq!(f.link.as_deref(), Some("http://www.example.org/"));
+        assert_eq!(f.episodes[0].title, "Example item");
+        assert_eq!(
+            f.episodes[0].link.as_deref(),
+            Some("http://www.example.org/1")
+        );
+        assert!(f.episodes[0].published.is_some());
+    }
+
+    #[test]
+    fn a_root_end_tag_cut_off_at_the_end_still_closes_the_feed() {
+        let f = parse(&format!(
+            "<feed xmlns=\"{ATOM}\"><title>T</title><entry><id>1</id><title>&#x41;</title></entry></feed\n"
+        ))
+        .unwrap();
+        assert_eq!((f.title.as_str(), f.episodes[0].title.as_str()), ("T", "A"));
+        for cut in [
+            format!("<feed xmlns=\"{ATOM}\"><entry><title>x</title></entry></fe"),
+            format!("<feed xmlns=\"{ATOM}\"><entry><title>x</title></entry"),
+            format!("<feed xmlns=\"{ATOM}\"><entry><title>x</title></entry></feedx"),
+        ] {
+            assert!(parse(&cut).is_err(), "{cut}");
+        }
     }
 }

@@ -67,7 +67,13 @@ impl<'a> Iterator for Tokens<'a> {
             }
             // `rest` starts with '<'.
             if rest.starts_with(b"<!--") {
-                self.pos += crate::text::find(&rest[4..], b"-->").map_or(rest.len(), |i| i + 7);
+                // A comment never closed with `-->` ends at the first `>`, as
+                // SGML-era parsers (and feedparser) read it, rather than
+                // hiding the rest of the text.
+                let end = crate::text::find(&rest[4..], b"-->")
+                    .map(|i| i + 7)
+                    .or_else(|| memchr::memchr(b'>', &rest[4..]).map(|i| i + 5));
+                self.pos += end.unwrap_or(rest.len());
                 continue;
             }
             if rest.starts_with(b"<![CDATA[") {
@@ -78,11 +84,19 @@ impl<'a> Iterator for Tokens<'a> {
                 return Some(Token::Text(&self.s[start..start + len]));
             }
             if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
-                self.pos += rest
-                    .iter()
-                    .position(|b| *b == b'>')
-                    .map_or(rest.len(), |i| i + 1);
-                continue;
+                // A declaration or processing instruction ends at `>`; without
+                // one, the `<` is text (`&lt;!DOCTYPE ~` in a title).
+                match memchr::memchr(b'>', rest) {
+                    Some(i) => {
+                        self.pos += i + 1;
+                        continue;
+                    }
+                    None => {
+                        let text = &self.s[self.pos..self.pos + 1];
+                        self.pos += 1;
+                        return Some(Token::Text(text));
+                    }
+                }
             }
             let closing = rest.get(1) == Some(&b'/');
             let name_start = if closing { 2 } else { 1 };
@@ -123,17 +137,27 @@ impl<'a> Iterator for Tokens<'a> {
 }
 
 /// Length up to and including the `>` that ends a tag, skipping quoted
-/// attribute values.
+/// attribute values. As in the HTML standard's tokenizer, a quote opens a
+/// quoted value only right after `=` (spaces allowed between): in
+/// `<a href=http://x/">` the `"` is part of an unquoted value, and the tag
+/// ends at the `>` after it instead of swallowing the rest of the text.
 fn tag_end(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
-        i += memchr::memchr3(b'>', b'"', b'\'', &s[i..])?;
-        let quote = s[i];
-        if quote == b'>' {
+        i += memchr::memchr2(b'>', b'=', &s[i..])?;
+        if s[i] == b'>' {
             return Some(i + 1);
         }
         i += 1;
-        i += memchr::memchr(quote, &s[i..])? + 1;
+        while s.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if let Some(&quote) = s.get(i)
+            && (quote == b'"' || quote == b'\'')
+        {
+            i += 1;
+            i += memchr::memchr(quote, &s[i..])? + 1;
+        }
     }
 }
 
@@ -188,9 +212,9 @@ fn tag_kind(name: &str) -> TagKind {
         | b"section" | b"article" | b"header" | b"footer" | b"hr" | b"figure" | b"figcaption"
         | b"main" | b"nav" | b"aside" | b"address" | b"details" | b"summary" | b"body"
         | b"html" => TagKind::Block,
-        b"head" | b"title" | b"noscript" | b"template" | b"svg" | b"iframe" | b"object" => {
-            TagKind::Hidden
-        }
+        // Not `object`: its content is the fallback a browser shows when it
+        // does not render the object, as a text never does.
+        b"head" | b"title" | b"noscript" | b"template" | b"svg" | b"iframe" => TagKind::Hidden,
         b"td" | b"th" => TagKind::Cell,
         _ => TagKind::Other,
     }
@@ -406,9 +430,13 @@ impl TextSink {
     }
 }
 
-/// Zero-width space, stray BOM and soft hyphen carry no text.
+/// Soft hyphens, and the invisible and bidi characters stripped from all
+/// feed text ([`meridian_core::text::is_invisible_or_bidi`]: zero-width
+/// space and joiners, directional marks, stray BOM…), carry no text. They
+/// are dropped here, before whitespace is collapsed, so that `a &lrm; b`
+/// leaves no double space behind.
 fn is_invisible(c: char) -> bool {
-    c == '\u{200b}' || c == '\u{feff}' || c == '\u{ad}'
+    c == '\u{ad}' || meridian_core::text::is_invisible_or_bidi(c)
 }
 
 enum Decoded {
@@ -421,12 +449,15 @@ pub(crate) fn starts_entity(s: &str) -> bool {
     s.starts_with('&') && decode_entity(s).is_some()
 }
 
+/// Bytes from a reference's `&` to its `;` at most: `&` + 31 + `;`.
+const LONGEST_REFERENCE: usize = 33;
+
 /// Decodes one character reference at the start of `s` (which starts with
 /// `&`). Returns what it stands for and how many bytes it used.
 fn decode_entity(s: &str) -> Option<(Decoded, usize)> {
     let bytes = s.as_bytes();
-    // Longest named entity we know is 8 characters; numeric ones up to 10.
-    let semi = bytes.iter().take(12).position(|b| *b == b';')?;
+    // The longest name is 31 characters (`&CounterClockwiseContourIntegral;`).
+    let semi = memchr::memchr(b';', &bytes[..bytes.len().min(LONGEST_REFERENCE)])?;
     let body = &s[1..semi];
     let len = semi + 1;
     if let Some(num) = body.strip_prefix('#') {
@@ -454,142 +485,18 @@ fn numeric_char(code: u32) -> char {
     }
 }
 
+/// A named character reference of the HTML standard (all 2,125 names of
+/// WHATWG's `entities.json`, from the `html-escape` crate's sorted table),
+/// without its `&` and `;`. The 106 legacy spellings without `;` (`&copy`)
+/// are not decoded: feeds are XML, where a reference always ends with `;`,
+/// and a bare `&copy=2` in a query string is far more common in show notes
+/// than a `&copy` meaning ©.
 fn named_entity(name: &str) -> Option<Decoded> {
-    use Decoded::{Char as C, Str as S};
-    Some(match name {
-        "amp" | "AMP" => C('&'),
-        "lt" | "LT" => C('<'),
-        "gt" | "GT" => C('>'),
-        "quot" | "QUOT" => C('"'),
-        "apos" => C('\''),
-        "nbsp" => C('\u{a0}'),
-        "ensp" => C('\u{2002}'),
-        "emsp" => C('\u{2003}'),
-        "thinsp" => C('\u{2009}'),
-        "zwnj" | "zwj" | "lrm" | "rlm" | "shy" => S(""),
-        "ndash" => C('–'),
-        "mdash" => C('—'),
-        "lsquo" => C('‘'),
-        "rsquo" => C('’'),
-        "sbquo" => C('‚'),
-        "ldquo" => C('“'),
-        "rdquo" => C('”'),
-        "bdquo" => C('„'),
-        "laquo" => C('«'),
-        "raquo" => C('»'),
-        "lsaquo" => C('‹'),
-        "rsaquo" => C('›'),
-        "hellip" => C('…'),
-        "bull" => C('•'),
-        "middot" => C('·'),
-        "trade" => C('™'),
-        "copy" => C('©'),
-        "reg" => C('®'),
-        "euro" => C('€'),
-        "pound" => C('£'),
-        "yen" => C('¥'),
-        "cent" => C('¢'),
-        "sect" => C('§'),
-        "para" => C('¶'),
-        "deg" => C('°'),
-        "plusmn" => C('±'),
-        "times" => C('×'),
-        "divide" => C('÷'),
-        "frac12" => C('½'),
-        "frac14" => C('¼'),
-        "frac34" => C('¾'),
-        "sup1" => C('¹'),
-        "sup2" => C('²'),
-        "sup3" => C('³'),
-        "micro" => C('µ'),
-        "iexcl" => C('¡'),
-        "iquest" => C('¿'),
-        "ordf" => C('ª'),
-        "ordm" => C('º'),
-        "dagger" => C('†'),
-        "Dagger" => C('‡'),
-        "permil" => C('‰'),
-        "prime" => C('′'),
-        "Prime" => C('″'),
-        "larr" => C('←'),
-        "rarr" => C('→'),
-        "uarr" => C('↑'),
-        "darr" => C('↓'),
-        "hearts" => C('♥'),
-        "check" => C('✓'),
-        "star" => C('☆'),
-        "Agrave" => C('À'),
-        "Aacute" => C('Á'),
-        "Acirc" => C('Â'),
-        "Atilde" => C('Ã'),
-        "Auml" => C('Ä'),
-        "Aring" => C('Å'),
-        "AElig" => C('Æ'),
-        "Ccedil" => C('Ç'),
-        "Egrave" => C('È'),
-        "Eacute" => C('É'),
-        "Ecirc" => C('Ê'),
-        "Euml" => C('Ë'),
-        "Igrave" => C('Ì'),
-        "Iacute" => C('Í'),
-        "Icirc" => C('Î'),
-        "Iuml" => C('Ï'),
-        "ETH" => C('Ð'),
-        "Ntilde" => C('Ñ'),
-        "Ograve" => C('Ò'),
-        "Oacute" => C('Ó'),
-        "Ocirc" => C('Ô'),
-        "Otilde" => C('Õ'),
-        "Ouml" => C('Ö'),
-        "Oslash" => C('Ø'),
-        "Ugrave" => C('Ù'),
-        "Uacute" => C('Ú'),
-        "Ucirc" => C('Û'),
-        "Uuml" => C('Ü'),
-        "Yacute" => C('Ý'),
-        "THORN" => C('Þ'),
-        "szlig" => C('ß'),
-        "agrave" => C('à'),
-        "aacute" => C('á'),
-        "acirc" => C('â'),
-        "atilde" => C('ã'),
-        "auml" => C('ä'),
-        "aring" => C('å'),
-        "aelig" => C('æ'),
-        "ccedil" => C('ç'),
-        "egrave" => C('è'),
-        "eacute" => C('é'),
-        "ecirc" => C('ê'),
-        "euml" => C('ë'),
-        "igrave" => C('ì'),
-        "iacute" => C('í'),
-        "icirc" => C('î'),
-        "iuml" => C('ï'),
-        "eth" => C('ð'),
-        "ntilde" => C('ñ'),
-        "ograve" => C('ò'),
-        "oacute" => C('ó'),
-        "ocirc" => C('ô'),
-        "otilde" => C('õ'),
-        "ouml" => C('ö'),
-        "oslash" => C('ø'),
-        "ugrave" => C('ù'),
-        "uacute" => C('ú'),
-        "ucirc" => C('û'),
-        "uuml" => C('ü'),
-        "yacute" => C('ý'),
-        "thorn" => C('þ'),
-        "yuml" => C('ÿ'),
-        "OElig" => C('Œ'),
-        "oelig" => C('œ'),
-        "Scaron" => C('Š'),
-        "scaron" => C('š'),
-        "Yuml" => C('Ÿ'),
-        "fnof" => C('ƒ'),
-        "circ" => C('ˆ'),
-        "tilde" => C('˜'),
-        _ => return None,
-    })
+    let table = &html_escape::NAMED_ENTITIES;
+    let i = table
+        .binary_search_by(|(n, _)| (*n).cmp(name.as_bytes()))
+        .ok()?;
+    Some(Decoded::Str(table[i].1))
 }
 
 /// Decodes character references in `s` without touching anything else (no
@@ -665,9 +572,7 @@ mod tests {
             "body",
             "html",
         ];
-        const HIDDEN: [&str; 7] = [
-            "head", "title", "noscript", "template", "svg", "iframe", "object",
-        ];
+        const HIDDEN: [&str; 6] = ["head", "title", "noscript", "template", "svg", "iframe"];
         for name in BLOCKS {
             for n in [name.to_owned(), name.to_ascii_uppercase()] {
                 assert_eq!(tag_kind(&n), TagKind::Block, "{n}");
@@ -777,6 +682,49 @@ mod tests {
                 Token::Text("0:01"),
                 Token::Close("time")
             ]
+        );
+    }
+
+    /// Every name of the HTML standard's table decodes to its characters
+    /// (whitespace collapsed, invisible and bidi characters dropped, as for
+    /// any text).
+    #[test]
+    fn every_named_reference_of_the_html_standard_decodes() {
+        assert_eq!(html_escape::NAMED_ENTITIES.len(), 2125);
+        for (name, chars) in html_escape::NAMED_ENTITIES {
+            let name = std::str::from_utf8(name).unwrap();
+            let want: String = format!("x{chars}y")
+                .chars()
+                .filter(|c| !is_invisible(*c))
+                .collect();
+            let want = want.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(html_to_text(&format!("x&{name};y")), want, "&{name};");
+        }
+        assert_eq!(
+            html_to_text("&copy 2024 &notanentity;"),
+            "&copy 2024 &notanentity;"
+        );
+    }
+
+    #[test]
+    fn broken_markup_keeps_the_text_around_it() {
+        assert_eq!(
+            html_to_text("<a href=http://x/\">example</a> after"),
+            "example after",
+            "a quote inside an unquoted value opens nothing"
+        );
+        assert_eq!(html_to_text("<a title = 'x>y'>in</a> out"), "in out");
+        assert_eq!(html_to_text("<!DOCTYPE ~"), "<!DOCTYPE ~");
+        assert_eq!(html_to_text("a <?php echo"), "a <?php echo");
+        assert_eq!(
+            html_to_text("sa<!-- -- nonwhitespace >fe<script>alert(1);</script>"),
+            "safe"
+        );
+        assert_eq!(html_to_text("safe<!--"), "safe");
+        assert_eq!(
+            html_to_text("safe<object classid=\"x\"><param name=\"a\"> description"),
+            "safe description",
+            "an object's content is the fallback a reader sees"
         );
     }
 }
