@@ -67,7 +67,11 @@ pub const MAX_FEED_BYTES: usize = 64 * 1024 * 1024;
 ///   its `type` (`html` is HTML; `text` and `xhtml` are text, so an escaped
 ///   `&lt;video&gt;` stays `<video>`); an RSS title is read as HTML only when
 ///   it looks like HTML (an end tag or a character reference). A missing
-///   title is taken from `dc:title`, `itunes:title` or `media:title`;
+///   title is taken from `dc:title`, `itunes:title` or `media:title`.
+///   Texts come without bidi controls and invisible characters: reducing
+///   HTML drops them as it reads, and the other texts (titles and names not
+///   read as HTML, languages) are stripped once built ([`visible`]), so no
+///   text is scanned for them twice;
 /// - element names are matched in any case (`<TiTlE>`); the language is the
 ///   declared one, else the root's `xml:lang`; an item's date is its
 ///   published date (`pubDate`, `published`, `dc:date`, `dcterms:issued`),
@@ -1270,6 +1274,7 @@ fn build(mut raw: RawFeed<'_>, source: &FeedUrl) -> PodcastFeed {
         .flatten()
         .map(|t| title_text(t, raw.format))
         .find(|t| !t.is_empty())
+        .map(visible)
         .unwrap_or_default();
     PodcastFeed {
         title,
@@ -1281,7 +1286,8 @@ fn build(mut raw: RawFeed<'_>, source: &FeedUrl) -> PodcastFeed {
             .as_deref()
             .or(raw.author.as_deref())
             .map(inline_text)
-            .filter(|a| !a.is_empty()),
+            .filter(|a| !a.is_empty())
+            .map(visible),
         image: resolve_link(source, raw.itunes_image.as_deref())
             .or_else(|| resolve_link(source, raw.image.as_deref())),
         podcast_guid: non_empty(raw.podcast_guid.as_deref()).map(str::to_owned),
@@ -1376,7 +1382,7 @@ fn build_episode(
     Some(EpisodeMeta {
         guid: EpisodeGuid(guid),
         guid_source,
-        title,
+        title: visible(title),
         published,
         link,
         description,
@@ -1497,9 +1503,26 @@ fn richest<const N: usize>(candidates: [Option<&str>; N]) -> Option<&str> {
 }
 
 /// A language tag as Meridian keeps it: lower case, `-` between subtags
-/// (`en_US`, as some feeds write it, is `en-us`).
+/// (`en_US`, as some feeds write it, is `en-us`), and [`visible`].
 fn language_tag(s: &str) -> String {
-    s.trim().to_ascii_lowercase().replace('_', "-")
+    visible(s.trim().to_ascii_lowercase().replace('_', "-"))
+}
+
+/// `text` without bidi controls and invisible characters
+/// ([`meridian_core::text::strip_invisible`]), for the texts of the result
+/// that [`html_to_text`] did not make: it drops them as it reads (show notes,
+/// people, titles and names read as HTML), so those are not scanned again.
+/// Applied to a text once it is final: a title is chosen among its
+/// candidates and keyed ([`pick_key`]) as read, then stripped, so that keys
+/// made from titles stay the ones already stored.
+///
+/// ASCII holds none of these characters, and most titles are ASCII: that is
+/// checked a word at a time before looking at characters.
+pub(crate) fn visible(mut text: String) -> String {
+    if !text.is_ascii() {
+        meridian_core::text::strip_invisible_in_place(&mut text);
+    }
+    text
 }
 
 /// A title as plain text. Atom says how a title is written (its `type`), and
@@ -1801,6 +1824,22 @@ mod tests {
             again.episodes[3].guid, f.episodes[3].guid,
             "fallback keys are stable"
         );
+    }
+
+    /// A key made from the title hashes the title as the feed writes it
+    /// (whitespace collapsed), before invisible characters leave it: the
+    /// keys of episodes already stored stay what they were.
+    #[test]
+    fn title_keys_hash_the_title_before_invisible_characters_are_stripped() {
+        let xml = "<rss version=\"2.0\"><channel><title>T</title>\
+            <item><title>Ep\u{200b} 1</title><pubDate>Sun, 12 Aug 2012 10:00:00 GMT</pubDate></item>\
+            </channel></rss>";
+        let ep = &parse(xml).unwrap().episodes[0];
+        assert_eq!(ep.title, "Ep 1");
+        assert_eq!(ep.guid_source, GuidSource::TitleDate);
+        let as_read =
+            ContentHash::of_parts(["Ep\u{200b} 1".as_bytes(), b"Sun, 12 Aug 2012 10:00:00 GMT"]);
+        assert_eq!(ep.guid.0, as_read.to_hex());
     }
 
     #[test]

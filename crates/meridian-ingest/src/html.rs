@@ -616,6 +616,41 @@ mod tests {
         assert_eq!(html_to_text("a <b>b</b> c<p>d  e</p>"), "a b c\nd e");
     }
 
+    /// The feed parser does not scan `html_to_text`'s output for bidi
+    /// controls and invisible characters again: none gets through, written
+    /// as itself, as a numeric reference or as a named one, next to any
+    /// other piece of text or markup.
+    #[test]
+    fn no_bidi_control_or_invisible_character_gets_through() {
+        use meridian_core::text::is_invisible_or_bidi;
+        let mut pieces: Vec<String> = [
+            "", " ", "a", "é", "a b", "\n", "<p>", "</p>", "<b>", "&amp;", "&", "<", "&nbsp;",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for c in ('\0'..=char::MAX).filter(|c| is_invisible_or_bidi(*c)) {
+            let code = u32::from(c);
+            pieces.extend([c.to_string(), format!("&#{code};"), format!("&#x{code:X};")]);
+        }
+        let named = html_escape::NAMED_ENTITIES
+            .iter()
+            .filter(|(_, value)| value.chars().any(is_invisible_or_bidi))
+            .map(|(name, _)| format!("&{};", String::from_utf8_lossy(name)))
+            .collect::<Vec<_>>();
+        assert!(named.len() >= 5, "{named:?}");
+        pieces.extend(named);
+        for a in &pieces {
+            for b in &pieces {
+                let html = format!("{a}{b} x{a}y");
+                let text = html_to_text(&html);
+                assert!(
+                    !text.chars().any(is_invisible_or_bidi),
+                    "{html:?} → {text:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn tags_go_blocks_break_lines_inline_runs_join() {
         assert_eq!(

@@ -3,6 +3,7 @@
 use meridian_core::{Enclosure, EpisodeGuid, EpisodeMeta, FeedUrl, GuidSource, PodcastFeed};
 
 use crate::error::{DocKind, IngestError};
+use crate::feed::visible;
 use crate::html::html_to_text;
 
 /// Parses a JSON Feed; attachments become enclosures. Keys follow the same
@@ -33,6 +34,10 @@ pub(crate) fn parse(text: &str, source: &FeedUrl) -> Result<PodcastFeed, IngestE
             ));
         }
     };
+    // Titles and show notes go through `html_to_text`, which drops bidi
+    // controls and invisible characters as it reads; the language and the
+    // author are stripped here.
+    let language = feed.language.map(visible);
     let mut taken = std::collections::HashSet::new();
     let mut episodes = Vec::with_capacity(feed.entries.len());
     for entry in feed.entries {
@@ -95,7 +100,7 @@ pub(crate) fn parse(text: &str, source: &FeedUrl) -> Result<PodcastFeed, IngestE
             transcripts: Vec::new(),
             chapters_url: None,
             persons: Vec::new(),
-            language: feed.language.clone(),
+            language: language.clone(),
         });
     }
     Ok(PodcastFeed {
@@ -108,11 +113,12 @@ pub(crate) fn parse(text: &str, source: &FeedUrl) -> Result<PodcastFeed, IngestE
             .description
             .map(|d| html_to_text(&d.content))
             .unwrap_or_default(),
-        language: feed.language,
+        language,
         author: feed
             .authors
             .into_iter()
-            .find_map(|a| a.name.filter(|n| !n.trim().is_empty())),
+            .find_map(|a| a.name.filter(|n| !n.trim().is_empty()))
+            .map(visible),
         image: feed.icon.or(feed.logo).map(|i| i.uri),
         podcast_guid: None,
         blocked: false,

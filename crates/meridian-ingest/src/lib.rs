@@ -48,8 +48,8 @@ pub use transcript::{
 
 /// Parses an RSS, Atom or JSON Feed document into a podcast and its
 /// episodes; see the feed module for the rules. Every text of the result
-/// (titles, descriptions, author, people, transcript languages) comes without
-/// bidi controls and invisible characters
+/// (titles, descriptions, author, people, the podcast's and episodes'
+/// languages) comes without bidi controls and invisible characters
 /// ([`strip_invisible`](meridian_core::text::strip_invisible)), so that what an
 /// email, a page or a terminal shows reads in the order it is stored.
 ///
@@ -62,28 +62,7 @@ pub fn parse_feed(
     bytes: &[u8],
     source: &meridian_core::FeedUrl,
 ) -> Result<meridian_core::PodcastFeed, IngestError> {
-    let mut feed = feed::parse_feed(bytes, source)?;
-    strip_feed_text(&mut feed);
-    Ok(feed)
-}
-
-fn strip_feed_text(feed: &mut meridian_core::PodcastFeed) {
-    use meridian_core::text::strip_invisible_in_place as strip;
-    strip(&mut feed.title);
-    strip(&mut feed.description);
-    for s in [&mut feed.author, &mut feed.language].into_iter().flatten() {
-        strip(s);
-    }
-    for ep in &mut feed.episodes {
-        strip(&mut ep.title);
-        strip(&mut ep.description);
-        if let Some(language) = &mut ep.language {
-            strip(language);
-        }
-        for person in &mut ep.persons {
-            strip(person);
-        }
-    }
+    feed::parse_feed(bytes, source)
 }
 
 #[cfg(test)]
@@ -148,6 +127,56 @@ mod tests {
         let feed = parse_feed(json.as_bytes(), &url).unwrap();
         assert_eq!(feed.title, "JS");
         assert_eq!(feed.episodes[0].title, "T");
+    }
+
+    /// Wherever a feed puts them and however it writes them, no text of the
+    /// result keeps a bidi control or an invisible character.
+    #[test]
+    fn no_text_of_a_feed_keeps_bidi_controls_or_invisible_characters() {
+        use meridian_core::text::is_invisible_or_bidi;
+        let url = FeedUrl::parse("https://x.example/feed.xml").unwrap();
+        let rss = r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
+            xmlns:podcast="https://podcastindex.org/namespace/1.0"
+            xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+            <title>{i}T {i} 1</title><description>D{i}</description><language>{i}en</language>
+            <itunes:author>A{i} B</itunes:author>
+            <item><title>E{i} 1</title><description>N{i}</description><language>d{i}e</language>
+            <podcast:person>P{i}</podcast:person></item>
+            <item><guid>g2</guid><itunes:title>I{i}</itunes:title></item>
+            <item><guid>g3</guid><content:encoded>&lt;p&gt;S{i}&lt;/p&gt;</content:encoded></item>
+            <item><guid>g4</guid><enclosure url="https://x.example/{i}.mp3"/></item>
+            </channel></rss>"#;
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="e{i}n">
+            <title type="text">T{i}</title><author><name>N{i}</name></author>
+            <entry><id>1</id><title>E{i}</title><summary type="html">S{i}</summary></entry></feed>"#;
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J{j}","language":"e{j}n",
+            "authors":[{"name":"A{j}"}],"items":[{"id":"1","title":"T{j}","content_text":"c{j}"}]}"#;
+        for (xml_form, json_form) in [
+            ("\u{202e}", "\u{202e}"),
+            ("\u{feff}", "\\ufeff"),
+            ("&#x200B;", "\\u200b"),
+            ("&#8206;", "\u{2066}"),
+            ("&lrm;", "\u{061c}"),
+            ("&amp;ZeroWidthSpace;", "&ZeroWidthSpace;"),
+        ] {
+            for doc in [
+                rss.replace("{i}", xml_form),
+                atom.replace("{i}", xml_form),
+                json.replace("{j}", json_form),
+            ] {
+                let feed = parse_feed(doc.as_bytes(), &url).unwrap();
+                let mut texts = vec![&feed.title, &feed.description];
+                texts.extend(feed.author.iter().chain(&feed.language));
+                for ep in &feed.episodes {
+                    texts.extend([&ep.title, &ep.description]);
+                    texts.extend(ep.language.iter().chain(&ep.persons));
+                }
+                assert!(texts.len() > 6, "{doc}: {texts:?}");
+                for text in texts {
+                    assert!(!text.chars().any(is_invisible_or_bidi), "{doc}: {text:?}");
+                }
+            }
+        }
     }
 
     #[test]
