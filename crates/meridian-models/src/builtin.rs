@@ -248,6 +248,7 @@ pub fn read(transcript: &Transcript, options: &BuiltinOptions) -> Vec<SentenceRe
                 ("refers_back", flag(c.refers_back)),
                 ("needs_context", flag(c.needs_context)),
                 ("disfluencies", c.disfluencies as f64),
+                ("referring", c.referring as f64),
             ];
             SentenceReading {
                 sentence: EngineSentence {
@@ -688,6 +689,21 @@ struct Signals {
     speaker_share: f64,
 }
 
+/// Share of a sentence's words that may refer back without cost (one in 25).
+const REFERRING_FREE: f64 = 0.04;
+/// Cost per unit of the share of referring words above [`REFERRING_FREE`].
+const REFERRING_WEIGHT: f64 = 0.5;
+
+/// The share of a sentence's words that refer to something said before.
+#[expect(clippy::cast_precision_loss, reason = "small counts")]
+fn referring_share(cues: &Cues) -> f64 {
+    if cues.length == 0 {
+        0.0
+    } else {
+        cues.referring as f64 / cues.length as f64
+    }
+}
+
 /// Weight of specific terms (names, acronyms): two or more count fully.
 const SPECIFIC_WEIGHT: f64 = 0.10;
 /// Words of a turn from which it counts as a full explanation.
@@ -708,7 +724,10 @@ const MAIN_VOICE_SHARE: f64 = 0.5;
 /// 22–45 words. Minus 0.15 for first-person small talk, 0.2 for a web
 /// address, 0.1 each for a missing closing punctuation and a lowercase start
 /// (a piece of a run-on), 0.1 for a sentence of filler, 0.05 for an opening
-/// "and/but/like…", 0.04 per disfluency ("um", "you know", at most 0.2).
+/// "and/but/like…", 0.04 per disfluency ("um", "you know", at most 0.2), and
+/// half the share of words that refer back ("it", "they", "这个": the
+/// `referring` lists) above one word in 25 — a sentence dense with them
+/// leans on what was said before, wherever they stand in it.
 /// Questions score 0: they ask, an editor wants what is told.
 ///
 /// The weights were chosen to separate passages an editor marks as insights
@@ -761,6 +780,7 @@ fn score(cues: &Cues, signals: Signals) -> f64 {
     #[expect(clippy::cast_precision_loss, reason = "small counts")]
     let disfluency = (0.04 * cues.disfluencies as f64).min(0.2);
     total -= disfluency;
+    total -= REFERRING_WEIGHT * (referring_share(cues) - REFERRING_FREE).max(0.0);
     if cues.dangling {
         total -= 0.05;
     }
@@ -974,6 +994,22 @@ mod tests {
             first.quote.contains(&best.sentence.text),
             "{best:?} / {first:?}"
         );
+    }
+
+    #[test]
+    fn a_sentence_dense_with_words_that_refer_back_scores_lower() {
+        let signals = Signals {
+            centrality: 0.5,
+            turn_words: 120,
+            speaker_share: 0.5,
+        };
+        let vague =
+            "They said it was because of that, and then it worked for them when they tried it.";
+        let plain = "The team said caching was the fix, and the queries ran faster when the team tried caching.";
+        let (v, p) = (Cues::of(vague, 8), Cues::of(plain, 8));
+        assert!(v.referring >= 6, "{v:?}");
+        assert_eq!(p.referring, 0, "{p:?}");
+        assert!(score(&v, signals) < score(&p, signals));
     }
 
     #[test]

@@ -49,10 +49,11 @@ enum List {
     PronounOpening,
     QuestionOpening,
     Disfluency,
+    Referring,
 }
 
 /// The file names of [`List`]'s lists, in its order.
-const LIST_NAMES: [&str; 16] = [
+const LIST_NAMES: [&str; 17] = [
     "sponsor",
     "greeting",
     "greeting_opening",
@@ -69,6 +70,7 @@ const LIST_NAMES: [&str; 16] = [
     "pronoun_opening",
     "question_opening",
     "disfluency",
+    "referring",
 ];
 
 /// Every phrase list, and the claim families after them, in one automaton:
@@ -145,6 +147,10 @@ pub(super) struct Cues {
     pub claims: usize,
     /// Disfluencies ("um", "you know", "like"), with repeats.
     pub disfluencies: usize,
+    /// Words that refer to something said before ("it", "they", "das",
+    /// "他们"), anywhere in the sentence: the more of them per word, the
+    /// less the sentence is understood alone.
+    pub referring: usize,
     /// Starts in lowercase: a piece of a run-on, or a sentence cut by the
     /// transcriber.
     pub fragment: bool,
@@ -254,6 +260,7 @@ impl Cues {
             refers_back: opens_first(List::PronounOpening),
             claims,
             disfluencies: hits.iter().filter(|h| in_list(h, List::Disfluency)).count(),
+            referring: referring_words(&hits),
             fragment: sentence
                 .chars()
                 .find(|c| c.is_alphanumeric())
@@ -275,6 +282,19 @@ impl Cues {
     pub fn mentions(&self, name: &str) -> bool {
         lang::contains_words(&self.lower, name)
     }
+}
+
+/// Words of the `referring` lists among `hits`, each place counted once
+/// (`他们` and the `他` inside it are one word).
+fn referring_words(hits: &[ListHit<'_>]) -> usize {
+    let mut starts: Vec<usize> = hits
+        .iter()
+        .filter(|h| h.lists.contains(&(List::Referring as usize)))
+        .map(|h| h.range.start)
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts.len()
 }
 
 /// Words of `sentence` split for capital checks: letters, digits and inner
