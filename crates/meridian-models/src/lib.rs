@@ -28,6 +28,7 @@ pub mod gate;
 pub mod ollama;
 pub mod openai;
 pub mod prompt;
+mod provider;
 pub mod resilience;
 pub mod transcribe;
 
@@ -100,5 +101,32 @@ impl ModelError {
             Self::StackExhausted { attempts, .. } => attempts,
             Self::NoUsableModel { .. } | Self::AudioUnavailable { .. } => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meridian_core::{Transcript, TranscriptSource};
+
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn chain_futures_are_send_because_the_runtime_spawns_them() {
+        let region = RegionId::parse("us").expect("region");
+        let never = |_: &meridian_config::ModelConfig| -> Result<ModelProvider, ProviderError> {
+            unreachable!("no models")
+        };
+        let insight = InsightChain::new(region.clone(), &[], never);
+        let transcribe = TranscribeChain::new(region, &[], never);
+        let transcript = Transcript {
+            source: TranscriptSource::SpeechToText,
+            language: None,
+            segments: Vec::new(),
+        };
+
+        assert_send(&insight.extract(&transcript, "", "", 5));
+        assert_send(&transcribe.transcribe_audio(bytes::Bytes::new(), "", None));
     }
 }
