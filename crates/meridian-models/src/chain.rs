@@ -1,4 +1,8 @@
-//! The fallback chain of one role within one region.
+//! The fallback chain of one role within one region, written once:
+//! [`Chain<R>`](Chain) is generic over the role (`R`: [`ChainRole`] and
+//! [`RoleCall`], implemented by [`InsightRole`] here and by the `transcribe`
+//! role in [`crate::transcribe`]); [`InsightChain`] and
+//! [`crate::TranscribeChain`] are its public faces.
 //!
 //! A chain is built from the region's own model list and nothing else, so a
 //! fallback can never reach another region's model (no cross-region fallback).

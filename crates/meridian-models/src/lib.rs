@@ -6,7 +6,14 @@
 //! - [`openai`], [`ollama`]: remote providers through the real `async-openai`
 //!   and `ollama-rs` clients, with JSON-schema output, one repair attempt and a
 //!   grounding gate ([`prompt`]).
-//! - [`InsightChain`]: ordered fallback within one region, with per-attempt
+//! - `provider`: the provider abstraction, one trait per role
+//!   (`InsightProvider`, which `openai` and `ollama` get from the shared
+//!   `ChatApi` conversation and `builtin` implements itself;
+//!   `TranscribeProvider`, `openai` only). [`ModelProvider`] dispatches to
+//!   them; the gate, budget, breaker and retries are applied around any of
+//!   them by the chain, never inside one.
+//! - [`InsightChain`]: ordered fallback within one region (the same generic
+//!   chain as [`TranscribeChain`]), with per-attempt
 //!   accounting ([`Attempt`]); transcripts longer than one prompt are chunked
 //!   ([`prompt::build_chunk_messages`]) and the chunks' insights merged.
 //! - [`resilience`]: retries with back-off and jitter, a circuit breaker and a
