@@ -1,4 +1,8 @@
-//! The fallback chain of one role within one region.
+//! The fallback chain of one role within one region, written once:
+//! [`Chain<R>`](Chain) is generic over the role (`R`: [`ChainRole`] and
+//! [`RoleCall`], implemented by [`InsightRole`] here and by the `transcribe`
+//! role in [`crate::transcribe`]); [`InsightChain`] and
+//! [`crate::TranscribeChain`] are its public faces.
 //!
 //! A chain is built from the region's own model list and nothing else, so a
 //! fallback can never reach another region's model (no cross-region fallback).
@@ -15,6 +19,7 @@
 //! `gen_ai.request.model`, `gen_ai.usage.input_tokens`,
 //! `gen_ai.usage.output_tokens`) and the region.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +27,7 @@ use meridian_config::{ModelConfig, ModelRole, ProviderKind};
 use meridian_core::{DataClass, Insight, Jurisdiction, RegionId, Transcript};
 use tracing::Instrument as _;
 
-use crate::builtin::{self, BuiltinOptions};
+use crate::builtin::BuiltinOptions;
 use crate::gate::{CallGate, ModelCall, SKIP_POLICY_DENIED};
 use crate::prompt::{ExtractRequest, ProviderOutput, estimate_request_tokens};
 use crate::resilience::{ModelGuard, Resilience, TokenBudget, Usage};
@@ -313,37 +318,6 @@ pub(crate) fn record_on_span(
     }
 }
 
-/// What an insight call sends: the transcript (public data).
-const INSIGHT_CLASSES: [DataClass; 1] = [DataClass::Public];
-
-/// The `insight` role of one region: its models in order.
-pub struct InsightChain {
-    region: RegionId,
-    models: Vec<ChainModel>,
-    /// The region's daily token budget, shared with its other chains.
-    budget: Arc<TokenBudget>,
-    /// The region's policy gate, asked before every call ([`CallGate`]).
-    gate: Option<Arc<dyn CallGate>>,
-}
-
-impl std::fmt::Debug for InsightChain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InsightChain")
-            .field("region", &self.region)
-            .field(
-                "models",
-                &self
-                    .models
-                    .iter()
-                    .map(|m| m.config.name.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .field("budget", &self.budget)
-            .field("gated", &self.gate.is_some())
-            .finish()
-    }
-}
-
 /// A model of the chain and whether it can be used, for `config check` and the demo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelStatus {
@@ -366,6 +340,293 @@ pub(crate) fn status_of(models: &[ChainModel]) -> Vec<ModelStatus> {
         .collect()
 }
 
+/// One role of a region's model stack as the generic [`Chain`] sees it: what
+/// a call sends, which providers serve it and how one is called. Everything
+/// else about a call is the chain's, the same for every role.
+pub(crate) trait ChainRole {
+    /// The role's name in errors and logs, and the purpose the gate records
+    /// (`insight`, `transcribe`).
+    const NAME: &'static str;
+    /// The role the gate decides about.
+    const MODEL_ROLE: ModelRole;
+    /// The classes of the data a call sends.
+    const DATA_CLASSES: &'static [DataClass];
+    /// Why an entry cannot serve this role (its provider has no such API).
+    fn unsupported(config: &ModelConfig) -> Option<String>;
+    /// The span's `gen_ai.operation.name`.
+    fn operation(provider: &ModelProvider) -> &'static str;
+}
+
+/// How role `Self` calls a provider with a request `Q`. (A parameter rather
+/// than a generic associated type: async code over a GAT that borrows trips
+/// a known limit of the compiler's `Send` checks.)
+pub(crate) trait RoleCall<Q>: ChainRole {
+    /// What a provider answers.
+    type Output;
+
+    /// Tokens a call reserves from the budget first; `None`: it costs none.
+    fn estimate(provider: &ModelProvider, req: &Q) -> Option<u64>;
+    /// Calls `provider`: the provider trait of this role, through `guard`.
+    /// (`Send` spelt out: the runtime spawns the futures of a chain.)
+    fn call(
+        provider: &ModelProvider,
+        req: &Q,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> impl Future<Output = Result<Self::Output, ProviderError>> + Send;
+}
+
+/// What the chain's successful model answered, and every model tried.
+pub(crate) struct Answer<T> {
+    /// The model entry that answered.
+    pub(crate) model: String,
+    /// Its answer.
+    pub(crate) output: T,
+    /// Every model tried, in order, the successful one last.
+    pub(crate) attempts: Vec<Attempt>,
+}
+
+/// The fallback chain of role `R` within one region: its models in order.
+pub(crate) struct Chain<R> {
+    pub(crate) region: RegionId,
+    models: Vec<ChainModel>,
+    /// The region's daily token budget, shared with its other chains.
+    budget: Arc<TokenBudget>,
+    /// The region's policy gate, asked before every call ([`CallGate`]).
+    gate: Option<Arc<dyn CallGate>>,
+    role: PhantomData<fn() -> R>,
+}
+
+impl<R: ChainRole> std::fmt::Debug for Chain<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("role", &R::NAME)
+            .field("region", &self.region)
+            .field(
+                "models",
+                &self
+                    .models
+                    .iter()
+                    .map(|m| m.config.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("budget", &self.budget)
+            .field("gated", &self.gate.is_some())
+            .finish()
+    }
+}
+
+impl<R: ChainRole> Chain<R> {
+    /// The chain of the region's own list for this role; entries the role's
+    /// providers cannot serve are kept, marked unusable. The token budget is
+    /// unlimited until [`Self::with_budget`].
+    pub(crate) fn new(
+        region: RegionId,
+        configs: &[ModelConfig],
+        build: impl FnMut(&ModelConfig) -> Result<ModelProvider, ProviderError>,
+    ) -> Self {
+        Self {
+            region,
+            models: build_models(configs, build, R::unsupported),
+            budget: Arc::new(TokenBudget::unlimited()),
+            gate: None,
+            role: PhantomData,
+        }
+    }
+
+    pub(crate) fn with_budget(mut self, budget: Arc<TokenBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub(crate) fn with_gate(mut self, gate: Arc<dyn CallGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    pub(crate) fn budget(&self) -> &Arc<TokenBudget> {
+        &self.budget
+    }
+
+    pub(crate) fn status(&self) -> Vec<ModelStatus> {
+        status_of(&self.models)
+    }
+
+    pub(crate) fn has_usable_model(&self) -> bool {
+        self.models.iter().any(ChainModel::usable)
+    }
+
+    pub(crate) async fn check_pinned_digests(&mut self) -> Vec<(String, String)> {
+        check_pinned_digests(&self.region, &mut self.models).await
+    }
+
+    pub(crate) fn set_resilience(&mut self, name: &str, options: Resilience) -> bool {
+        match self.models.iter_mut().find(|m| m.config.name == name) {
+            Some(m) => {
+                m.guard = ModelGuard::new(options);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks the models in order until one answers.
+    ///
+    /// # Errors
+    /// [`ModelError::StackExhausted`] listing every model's attempt in order.
+    pub(crate) async fn run<Q: Sync>(&self, req: &Q) -> Result<Answer<R::Output>, ModelError>
+    where
+        R: RoleCall<Q>,
+    {
+        let mut attempts = Vec::new();
+        for m in &self.models {
+            let mut attempt = Attempt::new(&m.config);
+            let answer = self.try_model(m, req, &mut attempt).await;
+            attempts.push(attempt);
+            if let Some(output) = answer {
+                return Ok(Answer {
+                    model: m.config.name.clone(),
+                    output,
+                    attempts,
+                });
+            }
+        }
+        Err(exhausted(&self.region, R::NAME, attempts))
+    }
+
+    /// One model's turn: its answer, or `None` with why in `attempt`.
+    ///
+    /// The order is the contract of every call, whatever the provider: skip
+    /// what cannot be used; reserve the budget and ask the breaker; ask the
+    /// region's gate (a model the breaker or the budget skips is not asked
+    /// about, as it is not called); call within the model's span; settle the
+    /// budget; tell the breaker, then the gate, how it ended.
+    async fn try_model<Q: Sync>(
+        &self,
+        m: &ChainModel,
+        req: &Q,
+        attempt: &mut Attempt,
+    ) -> Option<R::Output>
+    where
+        R: RoleCall<Q>,
+    {
+        let unusable = match &m.provider {
+            Err(reason) => Err(reason.clone()),
+            Ok(provider) => R::unsupported(&m.config).map_or(Ok(provider), Err),
+        };
+        let provider = match unusable {
+            Ok(provider) => provider,
+            Err(reason) => {
+                attempt.outcome = AttemptOutcome::Skipped {
+                    kind: SKIP_UNAVAILABLE,
+                    reason,
+                };
+                return None;
+            }
+        };
+        let call = ModelCall {
+            model: &m.config,
+            role: R::MODEL_ROLE,
+            data_classes: R::DATA_CLASSES,
+            purpose: R::NAME,
+        };
+        let estimate = R::estimate(provider, req);
+        if let Err(skipped) = m.admit(&self.budget, estimate) {
+            if let AttemptOutcome::Skipped { reason, .. } = &skipped {
+                tracing::info!(region = %self.region, role = R::NAME, model = %m.config.name, %reason, "Model skipped; trying the next model of the region");
+            }
+            attempt.outcome = skipped;
+            return None;
+        }
+        if let Err(denied) = authorize(self.gate.as_ref(), &self.region, &call).await {
+            if let Some(estimate) = estimate {
+                self.budget.settle(estimate, 0);
+            }
+            attempt.outcome = denied;
+            return None;
+        }
+        let span = m.span(&self.region, R::operation(provider));
+        let usage = Usage::default();
+        let started = Instant::now();
+        let result = R::call(provider, req, &m.guard, &usage)
+            .instrument(span.clone())
+            .await;
+        attempt.latency_ms = millis_since(started);
+        let (input, output) = usage.totals();
+        if let Some(estimate) = estimate {
+            self.budget.settle(estimate, input + output);
+        }
+        attempt.input_tokens = input;
+        attempt.output_tokens = output;
+        record_on_span(&span, input, output, result.as_ref().err());
+        // The breaker learns of the outcome before the (awaited) audit
+        // record, so that concurrent calls see an opened breaker at once.
+        let answer = match result {
+            Ok(answer) => {
+                m.guard.record_success();
+                Some(answer)
+            }
+            Err(e) => {
+                let opened = m.guard.record_failure(&e);
+                tracing::warn!(region = %self.region, role = R::NAME, model = %m.config.name, error = %e, circuit_open = opened, "Model failed; trying the next model of the region");
+                attempt.outcome = AttemptOutcome::Failed {
+                    kind: e.kind().to_owned(),
+                    message: e.to_string(),
+                };
+                None
+            }
+        };
+        completed(self.gate.as_ref(), &call, attempt).await;
+        answer
+    }
+}
+
+/// The `insight` role: a transcript in, insights out; every provider has it.
+pub(crate) struct InsightRole;
+
+/// What an insight call sends: the transcript (public data).
+const INSIGHT_CLASSES: [DataClass; 1] = [DataClass::Public];
+
+impl ChainRole for InsightRole {
+    const NAME: &'static str = "insight";
+    const MODEL_ROLE: ModelRole = ModelRole::Insight;
+    const DATA_CLASSES: &'static [DataClass] = &INSIGHT_CLASSES;
+
+    fn unsupported(_config: &ModelConfig) -> Option<String> {
+        None
+    }
+
+    fn operation(provider: &ModelProvider) -> &'static str {
+        provider.insight_operation()
+    }
+}
+
+impl RoleCall<ExtractRequest<'_>> for InsightRole {
+    type Output = ProviderOutput;
+
+    fn estimate(provider: &ModelProvider, req: &ExtractRequest<'_>) -> Option<u64> {
+        // Builtin costs no tokens; a remote call reserves its prompt's estimate.
+        provider
+            .spends_tokens()
+            .then(|| estimate_request_tokens(req))
+    }
+
+    async fn call(
+        provider: &ModelProvider,
+        req: &ExtractRequest<'_>,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> Result<ProviderOutput, ProviderError> {
+        provider.extract_insights(req, guard, usage).await
+    }
+}
+
+/// The `insight` role of one region: its models in order.
+#[derive(Debug)]
+pub struct InsightChain {
+    chain: Chain<InsightRole>,
+}
+
 impl InsightChain {
     /// Builds the chain from the region's own `insight` list. `build` makes the
     /// provider of a remote model (the runtime passes the region's egress
@@ -378,56 +639,49 @@ impl InsightChain {
         build: impl FnMut(&ModelConfig) -> Result<ModelProvider, ProviderError>,
     ) -> Self {
         Self {
-            region,
-            models: build_models(configs, build, |_| None),
-            budget: Arc::new(TokenBudget::unlimited()),
-            gate: None,
+            chain: Chain::new(region, configs, build),
         }
     }
 
     /// Uses the region's shared daily token budget.
     #[must_use]
-    pub fn with_budget(mut self, budget: Arc<TokenBudget>) -> Self {
-        self.budget = budget;
-        self
+    pub fn with_budget(self, budget: Arc<TokenBudget>) -> Self {
+        Self {
+            chain: self.chain.with_budget(budget),
+        }
     }
 
     /// Asks `gate` before every model call and tells it how each ended.
     #[must_use]
-    pub fn with_gate(mut self, gate: Arc<dyn CallGate>) -> Self {
-        self.gate = Some(gate);
-        self
+    pub fn with_gate(self, gate: Arc<dyn CallGate>) -> Self {
+        Self {
+            chain: self.chain.with_gate(gate),
+        }
     }
 
     /// Checks every pinned `ollama` digest against its server; a model whose
     /// digest differs (or cannot be checked) is unusable from now on, with
     /// the reason in [`Self::status`]. Returns those models and why.
     pub async fn check_pinned_digests(&mut self) -> Vec<(String, String)> {
-        check_pinned_digests(&self.region, &mut self.models).await
+        self.chain.check_pinned_digests().await
     }
 
     /// The region's token budget this chain spends from.
     #[must_use]
     pub fn budget(&self) -> &Arc<TokenBudget> {
-        &self.budget
+        self.chain.budget()
     }
 
     /// Replaces the retry, breaker and concurrency settings of the model
     /// named `name` (tests and tuning); returns whether there was one.
     pub fn set_resilience(&mut self, name: &str, options: Resilience) -> bool {
-        match self.models.iter_mut().find(|m| m.config.name == name) {
-            Some(m) => {
-                m.guard = ModelGuard::new(options);
-                true
-            }
-            None => false,
-        }
+        self.chain.set_resilience(name, options)
     }
 
     /// The models in order, with why each would be skipped.
     #[must_use]
     pub fn status(&self) -> Vec<ModelStatus> {
-        status_of(&self.models)
+        self.chain.status()
     }
 
     /// Extracts insights with the first model of the list that succeeds.
@@ -448,136 +702,11 @@ impl InsightChain {
             episode,
             max_insights,
         };
-        let mut attempts = Vec::new();
-        for m in &self.models {
-            let mut attempt = Attempt::new(&m.config);
-            let provider = match &m.provider {
-                Err(reason) => {
-                    attempt.outcome = AttemptOutcome::Skipped {
-                        kind: SKIP_UNAVAILABLE,
-                        reason: reason.clone(),
-                    };
-                    attempts.push(attempt);
-                    continue;
-                }
-                Ok(p) => p,
-            };
-            let call = ModelCall {
-                model: &m.config,
-                role: ModelRole::Insight,
-                data_classes: &INSIGHT_CLASSES,
-                purpose: "insight",
-            };
-            // Builtin costs no tokens; a remote call reserves its prompt's estimate.
-            let estimate = match provider {
-                ModelProvider::Builtin(_) => None,
-                ModelProvider::OpenAi(_) | ModelProvider::Ollama(_) => {
-                    Some(estimate_request_tokens(&req))
-                }
-            };
-            if let Err(skipped) = m.admit(&self.budget, estimate) {
-                if let AttemptOutcome::Skipped { reason, .. } = &skipped {
-                    tracing::info!(region = %self.region, model = %m.config.name, %reason, "Model skipped; trying the next model of the region");
-                }
-                attempt.outcome = skipped;
-                attempts.push(attempt);
-                continue;
-            }
-            // Decide and record, then call: a model the breaker or the
-            // budget skips is not asked about (it is not called).
-            if let Err(denied) = authorize(self.gate.as_ref(), &self.region, &call).await {
-                if let Some(estimate) = estimate {
-                    self.budget.settle(estimate, 0);
-                }
-                attempt.outcome = denied;
-                attempts.push(attempt);
-                continue;
-            }
-            let operation = match provider {
-                ModelProvider::Builtin(_) => "extract",
-                ModelProvider::OpenAi(_) | ModelProvider::Ollama(_) => "chat",
-            };
-            let span = m.span(&self.region, operation);
-            let usage = Usage::default();
-            let started = Instant::now();
-            let result = provider
-                .extract(&req, &m.guard, &usage)
-                .instrument(span.clone())
-                .await;
-            attempt.latency_ms = millis_since(started);
-            let (input, output) = usage.totals();
-            if let Some(estimate) = estimate {
-                self.budget.settle(estimate, input + output);
-            }
-            attempt.input_tokens = input;
-            attempt.output_tokens = output;
-            record_on_span(&span, input, output, result.as_ref().err());
-            // The breaker learns of the outcome before the (awaited) audit
-            // record, so that concurrent calls see an opened breaker at once.
-            match result {
-                Ok(ProviderOutput { insights, .. }) => {
-                    m.guard.record_success();
-                    completed(self.gate.as_ref(), &call, &attempt).await;
-                    attempts.push(attempt);
-                    return Ok(Extraction {
-                        model: m.config.name.clone(),
-                        insights,
-                        attempts,
-                    });
-                }
-                Err(e) => {
-                    let opened = m.guard.record_failure(&e);
-                    tracing::warn!(region = %self.region, model = %m.config.name, error = %e, circuit_open = opened, "Model failed; trying the next model of the region");
-                    attempt.outcome = AttemptOutcome::Failed {
-                        kind: e.kind().to_owned(),
-                        message: e.to_string(),
-                    };
-                    completed(self.gate.as_ref(), &call, &attempt).await;
-                    attempts.push(attempt);
-                }
-            }
-        }
-        Err(exhausted(&self.region, "insight", attempts))
-    }
-}
-
-impl ModelProvider {
-    async fn extract(
-        &self,
-        req: &ExtractRequest<'_>,
-        guard: &ModelGuard,
-        usage: &Usage,
-    ) -> Result<ProviderOutput, ProviderError> {
-        match self {
-            Self::Builtin(options) => {
-                let options = BuiltinOptions {
-                    max_insights: req.max_insights,
-                    ..options.clone()
-                };
-                // The extractive engine is CPU work (~15 ms per episode):
-                // run it on the blocking pool so that concurrent episodes use
-                // every core and the async workers keep serving I/O. The
-                // transcript is cloned once to move it there.
-                let transcript = req.transcript.clone();
-                let model = options.model.clone();
-                let insights =
-                    tokio::task::spawn_blocking(move || builtin::extract(&transcript, &options))
-                        .await
-                        .map_err(|e| ProviderError::BadOutput {
-                            model,
-                            host: String::new(),
-                            reason: format!("the builtin engine stopped: {e}"),
-                        })?;
-                Ok(ProviderOutput {
-                    insights,
-                    input_tokens: 0,
-                    output_tokens: 0,
-                    dropped_ungrounded: 0,
-                    repaired: false,
-                })
-            }
-            Self::OpenAi(p) => p.extract_guarded(req, guard, usage).await,
-            Self::Ollama(p) => p.extract_guarded(req, guard, usage).await,
-        }
+        let answer = self.chain.run(&req).await?;
+        Ok(Extraction {
+            model: answer.model,
+            insights: answer.output.insights,
+            attempts: answer.attempts,
+        })
     }
 }

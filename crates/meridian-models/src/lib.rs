@@ -6,7 +6,14 @@
 //! - [`openai`], [`ollama`]: remote providers through the real `async-openai`
 //!   and `ollama-rs` clients, with JSON-schema output, one repair attempt and a
 //!   grounding gate ([`prompt`]).
-//! - [`InsightChain`]: ordered fallback within one region, with per-attempt
+//! - `provider`: the provider abstraction, one trait per role
+//!   (`InsightProvider`, which `openai` and `ollama` get from the shared
+//!   `ChatApi` conversation and `builtin` implements itself;
+//!   `TranscribeProvider`, `openai` only). [`ModelProvider`] dispatches to
+//!   them; the gate, budget, breaker and retries are applied around any of
+//!   them by the chain, never inside one.
+//! - [`InsightChain`]: ordered fallback within one region (the same generic
+//!   chain as [`TranscribeChain`]), with per-attempt
 //!   accounting ([`Attempt`]); transcripts longer than one prompt are chunked
 //!   ([`prompt::build_chunk_messages`]) and the chunks' insights merged.
 //! - [`resilience`]: retries with back-off and jitter, a circuit breaker and a
@@ -28,6 +35,7 @@ pub mod gate;
 pub mod ollama;
 pub mod openai;
 pub mod prompt;
+mod provider;
 pub mod resilience;
 pub mod transcribe;
 
@@ -100,5 +108,32 @@ impl ModelError {
             Self::StackExhausted { attempts, .. } => attempts,
             Self::NoUsableModel { .. } | Self::AudioUnavailable { .. } => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meridian_core::{Transcript, TranscriptSource};
+
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn chain_futures_are_send_because_the_runtime_spawns_them() {
+        let region = RegionId::parse("us").expect("region");
+        let never = |_: &meridian_config::ModelConfig| -> Result<ModelProvider, ProviderError> {
+            unreachable!("no models")
+        };
+        let insight = InsightChain::new(region.clone(), &[], never);
+        let transcribe = TranscribeChain::new(region, &[], never);
+        let transcript = Transcript {
+            source: TranscriptSource::SpeechToText,
+            language: None,
+            segments: Vec::new(),
+        };
+
+        assert_send(&insight.extract(&transcript, "", "", 5));
+        assert_send(&transcribe.transcribe_audio(bytes::Bytes::new(), "", None));
     }
 }

@@ -34,10 +34,9 @@ use serde::Deserialize;
 use crate::error::{ProviderError, TransportFailure, chain, clip, parse_retry_after};
 use crate::openai::host_of;
 use crate::prompt::{
-    CONTEXT_TOKENS, ExtractRequest, MAX_OUTPUT_TOKENS, ProviderOutput, Reply, Role,
-    extract_with_repair, insight_schema,
+    CONTEXT_TOKENS, ExtractRequest, MAX_OUTPUT_TOKENS, ProviderOutput, Reply, Role, insight_schema,
 };
-use crate::resilience::{ModelGuard, Resilience, Usage};
+use crate::provider::ChatApi;
 
 /// A model served by Ollama.
 pub struct OllamaProvider {
@@ -147,21 +146,7 @@ impl OllamaProvider {
     /// [`ProviderError::BadOutput`] when neither the reply nor the one repair
     /// reply validates.
     pub async fn extract(&self, req: &ExtractRequest<'_>) -> Result<ProviderOutput, ProviderError> {
-        self.extract_guarded(req, &ModelGuard::new(Resilience::none()), &Usage::default())
-            .await
-    }
-
-    /// [`Self::extract`] through `guard`, adding tokens to `usage` as replies arrive.
-    pub(crate) async fn extract_guarded(
-        &self,
-        req: &ExtractRequest<'_>,
-        guard: &ModelGuard,
-        usage: &Usage,
-    ) -> Result<ProviderOutput, ProviderError> {
-        extract_with_repair(req, &self.name, &self.host, guard, usage, |conversation| {
-            self.complete(conversation)
-        })
-        .await
+        crate::provider::extract_unguarded(self, req).await
     }
 
     /// The model as the server names it.
@@ -257,51 +242,6 @@ impl OllamaProvider {
             .map_err(|_| self.timed_out())?
     }
 
-    /// One `/api/chat` call.
-    async fn complete(&self, conversation: Vec<(Role, String)>) -> Result<Reply, ProviderError> {
-        let messages = conversation
-            .into_iter()
-            .map(|(role, text)| match role {
-                Role::System => ChatMessage::system(text),
-                Role::User => ChatMessage::user(text),
-                Role::Assistant => ChatMessage::assistant(text),
-            })
-            .collect();
-        // `FormatType` deserialises a schema object into `StructuredJson`,
-        // which spares us a direct schemars dependency.
-        let format = serde_json::from_value::<FormatType>(insight_schema()).map_err(|e| {
-            ProviderError::Config {
-                model: self.name.clone(),
-                reason: format!("the insight schema is not a valid Ollama format: {e}"),
-            }
-        })?;
-        #[expect(
-            clippy::cast_possible_wrap,
-            reason = "MAX_OUTPUT_TOKENS is a small constant"
-        )]
-        let options = ModelOptions::default()
-            .temperature(0.0)
-            .num_ctx(u64::from(CONTEXT_TOKENS))
-            .num_predict(MAX_OUTPUT_TOKENS as i32);
-        let request = ChatMessageRequest::new(self.model.clone(), messages)
-            .format(format)
-            .options(options);
-        let response: ChatMessageResponse =
-            tokio::time::timeout(self.timeout, self.client.send_chat_messages(request))
-                .await
-                .map_err(|_| self.timed_out())?
-                .map_err(|e| self.map_error(e))?;
-        let (input_tokens, output_tokens) = response
-            .final_data
-            .as_ref()
-            .map_or((0, 0), |d| (d.prompt_eval_count, d.eval_count));
-        Ok(Reply {
-            content: response.message.content,
-            input_tokens,
-            output_tokens,
-        })
-    }
-
     fn timed_out(&self) -> ProviderError {
         ProviderError::Timeout {
             model: self.name.clone(),
@@ -358,6 +298,61 @@ impl OllamaProvider {
                 reason: chain(&e),
             },
         }
+    }
+}
+
+impl ChatApi for OllamaProvider {
+    fn entry_name(&self) -> &str {
+        &self.name
+    }
+
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// One `/api/chat` call.
+    async fn complete(&self, conversation: Vec<(Role, String)>) -> Result<Reply, ProviderError> {
+        let messages = conversation
+            .into_iter()
+            .map(|(role, text)| match role {
+                Role::System => ChatMessage::system(text),
+                Role::User => ChatMessage::user(text),
+                Role::Assistant => ChatMessage::assistant(text),
+            })
+            .collect();
+        // `FormatType` deserialises a schema object into `StructuredJson`,
+        // which spares us a direct schemars dependency.
+        let format = serde_json::from_value::<FormatType>(insight_schema()).map_err(|e| {
+            ProviderError::Config {
+                model: self.name.clone(),
+                reason: format!("the insight schema is not a valid Ollama format: {e}"),
+            }
+        })?;
+        #[expect(
+            clippy::cast_possible_wrap,
+            reason = "MAX_OUTPUT_TOKENS is a small constant"
+        )]
+        let options = ModelOptions::default()
+            .temperature(0.0)
+            .num_ctx(u64::from(CONTEXT_TOKENS))
+            .num_predict(MAX_OUTPUT_TOKENS as i32);
+        let request = ChatMessageRequest::new(self.model.clone(), messages)
+            .format(format)
+            .options(options);
+        let response: ChatMessageResponse =
+            tokio::time::timeout(self.timeout, self.client.send_chat_messages(request))
+                .await
+                .map_err(|_| self.timed_out())?
+                .map_err(|e| self.map_error(e))?;
+        let (input_tokens, output_tokens) = response
+            .final_data
+            .as_ref()
+            .map_or((0, 0), |d| (d.prompt_eval_count, d.eval_count));
+        Ok(Reply {
+            content: response.message.content,
+            input_tokens,
+            output_tokens,
+        })
     }
 }
 

@@ -35,10 +35,9 @@ use serde::Deserialize;
 
 use crate::error::{ProviderError, TransportFailure, chain, clip, parse_retry_after};
 use crate::prompt::{
-    ExtractRequest, MAX_OUTPUT_TOKENS, ProviderOutput, Reply, Role, SCHEMA_NAME,
-    extract_with_repair, insight_schema,
+    ExtractRequest, MAX_OUTPUT_TOKENS, ProviderOutput, Reply, Role, SCHEMA_NAME, insight_schema,
 };
-use crate::resilience::{ModelGuard, Resilience, Usage};
+use crate::provider::ChatApi;
 
 /// A model behind an OpenAI-compatible API.
 pub struct OpenAiProvider {
@@ -142,32 +141,13 @@ impl OpenAiProvider {
     /// [`ProviderError::BadOutput`] when neither the reply nor the one repair
     /// reply validates.
     pub async fn extract(&self, req: &ExtractRequest<'_>) -> Result<ProviderOutput, ProviderError> {
-        self.extract_guarded(req, &ModelGuard::new(Resilience::none()), &Usage::default())
-            .await
-    }
-
-    /// [`Self::extract`] through `guard`, adding tokens to `usage` as replies arrive.
-    pub(crate) async fn extract_guarded(
-        &self,
-        req: &ExtractRequest<'_>,
-        guard: &ModelGuard,
-        usage: &Usage,
-    ) -> Result<ProviderOutput, ProviderError> {
-        extract_with_repair(req, &self.name, &self.host, guard, usage, |conversation| {
-            self.complete(conversation)
-        })
-        .await
+        crate::provider::extract_unguarded(self, req).await
     }
 
     /// The model as the server names it.
     #[must_use]
     pub fn model(&self) -> &str {
         &self.model
-    }
-
-    /// `host[:port]` of the endpoint.
-    pub(crate) fn host(&self) -> &str {
-        &self.host
     }
 
     /// Sends audio to `POST {endpoint}/audio/transcriptions` with
@@ -208,49 +188,6 @@ impl OpenAiProvider {
                 after: Some(self.timeout),
             })?
             .map_err(|e| self.map_error(e))
-    }
-
-    /// One chat completion.
-    async fn complete(&self, conversation: Vec<(Role, String)>) -> Result<Reply, ProviderError> {
-        let messages = conversation
-            .into_iter()
-            .map(|(role, text)| -> ChatCompletionRequestMessage {
-                match role {
-                    Role::System => ChatCompletionRequestSystemMessage::from(text).into(),
-                    Role::User => ChatCompletionRequestUserMessage::from(text).into(),
-                    Role::Assistant => ChatCompletionRequestAssistantMessage::from(text).into(),
-                }
-            })
-            .collect();
-        let request = CreateChatCompletionRequest {
-            model: self.model.clone(),
-            messages,
-            response_format: Some(ResponseFormat::JsonSchema {
-                json_schema: ResponseFormatJsonSchema {
-                    name: SCHEMA_NAME.to_owned(),
-                    description: Some(
-                        "Insights from a podcast episode, each grounded in a quote.".to_owned(),
-                    ),
-                    schema: insight_schema(),
-                    strict: Some(true),
-                },
-            }),
-            max_completion_tokens: Some(MAX_OUTPUT_TOKENS),
-            // No `temperature`: OpenAI's reasoning models reject any value but
-            // the default, and results are cached by transcript hash anyway.
-            ..Default::default()
-        };
-        let chat = self.client.chat();
-        let call = chat.create_byot::<_, WireCompletion>(request);
-        let completion = tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| ProviderError::Timeout {
-                model: self.name.clone(),
-                host: self.host.clone(),
-                after: Some(self.timeout),
-            })?
-            .map_err(|e| self.map_error(e))?;
-        self.read_reply(completion)
     }
 
     fn read_reply(&self, completion: WireCompletion) -> Result<Reply, ProviderError> {
@@ -330,6 +267,59 @@ impl OpenAiProvider {
                 reason: chain(&other),
             },
         }
+    }
+}
+
+impl ChatApi for OpenAiProvider {
+    fn entry_name(&self) -> &str {
+        &self.name
+    }
+
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// One chat completion.
+    async fn complete(&self, conversation: Vec<(Role, String)>) -> Result<Reply, ProviderError> {
+        let messages = conversation
+            .into_iter()
+            .map(|(role, text)| -> ChatCompletionRequestMessage {
+                match role {
+                    Role::System => ChatCompletionRequestSystemMessage::from(text).into(),
+                    Role::User => ChatCompletionRequestUserMessage::from(text).into(),
+                    Role::Assistant => ChatCompletionRequestAssistantMessage::from(text).into(),
+                }
+            })
+            .collect();
+        let request = CreateChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            response_format: Some(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    name: SCHEMA_NAME.to_owned(),
+                    description: Some(
+                        "Insights from a podcast episode, each grounded in a quote.".to_owned(),
+                    ),
+                    schema: insight_schema(),
+                    strict: Some(true),
+                },
+            }),
+            max_completion_tokens: Some(MAX_OUTPUT_TOKENS),
+            // No `temperature`: OpenAI's reasoning models reject any value but
+            // the default, and results are cached by transcript hash anyway.
+            ..Default::default()
+        };
+        let chat = self.client.chat();
+        let call = chat.create_byot::<_, WireCompletion>(request);
+        let completion = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| ProviderError::Timeout {
+                model: self.name.clone(),
+                host: self.host.clone(),
+                after: Some(self.timeout),
+            })?
+            .map_err(|e| self.map_error(e))?;
+        self.read_reply(completion)
     }
 }
 

@@ -18,21 +18,17 @@
 //! reason.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use meridian_config::{ModelConfig, ModelRole, ProviderKind};
 use meridian_core::{DataClass, Enclosure, RegionId, Segment, Transcript, TranscriptSource};
 use meridian_egress::{EgressClient, FetchOutcome, Validators};
-use tracing::Instrument as _;
 
-use crate::chain::{
-    Attempt, AttemptOutcome, ChainModel, ModelStatus, SKIP_UNAVAILABLE, authorize, build_models,
-    completed, exhausted, millis_since, record_on_span, status_of,
-};
-use crate::gate::{CallGate, ModelCall};
+use crate::chain::{Attempt, Chain, ChainRole, ModelStatus, RoleCall};
+use crate::gate::CallGate;
 use crate::openai::WireTranscription;
-use crate::resilience::TokenBudget;
-use crate::{ModelError, ModelProvider, ProviderError};
+use crate::provider::{AudioRequest, ChatApi as _, TranscribeProvider};
+use crate::resilience::{ModelGuard, TokenBudget, Usage};
+use crate::{ModelError, ModelProvider, OpenAiProvider, ProviderError};
 
 /// The largest enclosure downloaded for speech-to-text: OpenAI's upload limit
 /// for `/audio/transcriptions`, which compatible servers share or exceed.
@@ -49,45 +45,80 @@ pub struct Transcription {
     pub attempts: Vec<Attempt>,
 }
 
+/// The `transcribe` role: episode audio in, a timed transcript out; only
+/// providers with a speech-to-text API have it.
+pub(crate) struct TranscribeRole;
+
 /// What a transcription call sends: episode audio (public data).
 const AUDIO_CLASSES: [DataClass; 1] = [DataClass::Public];
 
+impl ChainRole for TranscribeRole {
+    const NAME: &'static str = "transcribe";
+    const MODEL_ROLE: ModelRole = ModelRole::Transcribe;
+    const DATA_CLASSES: &'static [DataClass] = &AUDIO_CLASSES;
+
+    fn unsupported(config: &ModelConfig) -> Option<String> {
+        match config.provider {
+            ProviderKind::OpenAi => None,
+            ProviderKind::Ollama => Some(
+                "Ollama serves no speech-to-text API; use an OpenAI-compatible server (whisper.cpp, faster-whisper, vLLM)"
+                    .to_owned(),
+            ),
+            ProviderKind::Builtin => Some("the builtin engine does no speech-to-text".to_owned()),
+        }
+    }
+
+    fn operation(_provider: &ModelProvider) -> &'static str {
+        "transcription"
+    }
+}
+
+impl RoleCall<AudioRequest<'_>> for TranscribeRole {
+    type Output = Transcript;
+
+    fn estimate(_provider: &ModelProvider, _req: &AudioRequest<'_>) -> Option<u64> {
+        // No prompt to estimate, but some budget must be left.
+        Some(0)
+    }
+
+    async fn call(
+        provider: &ModelProvider,
+        req: &AudioRequest<'_>,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> Result<Transcript, ProviderError> {
+        match provider.transcriber() {
+            Some(transcriber) => transcriber.transcribe(req, guard, usage).await,
+            // Not reached: the chain skips entries `unsupported` names.
+            None => Err(ProviderError::Config {
+                model: String::new(),
+                reason: "no speech-to-text API".to_owned(),
+            }),
+        }
+    }
+}
+
+impl TranscribeProvider for OpenAiProvider {
+    async fn transcribe(
+        &self,
+        req: &AudioRequest<'_>,
+        guard: &ModelGuard,
+        usage: &Usage,
+    ) -> Result<Transcript, ProviderError> {
+        let reply = guard
+            .call(|| self.transcribe_audio(req.audio.clone(), req.filename, req.language))
+            .await?;
+        if let Some(u) = &reply.usage {
+            usage.add(u.input_tokens, u.output_tokens);
+        }
+        to_transcript(reply, req.language, self)
+    }
+}
+
 /// The `transcribe` role of one region: its models in order.
+#[derive(Debug)]
 pub struct TranscribeChain {
-    region: RegionId,
-    models: Vec<ChainModel>,
-    /// The region's daily token budget, shared with its other chains.
-    budget: Arc<TokenBudget>,
-    /// The region's policy gate, asked before every call ([`CallGate`]).
-    gate: Option<Arc<dyn CallGate>>,
-}
-
-impl std::fmt::Debug for TranscribeChain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TranscribeChain")
-            .field("region", &self.region)
-            .field(
-                "models",
-                &self
-                    .models
-                    .iter()
-                    .map(|m| m.config.name.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a model entry cannot serve this role, when it cannot.
-fn unsupported(config: &ModelConfig) -> Option<String> {
-    match config.provider {
-        ProviderKind::OpenAi => None,
-        ProviderKind::Ollama => Some(
-            "Ollama serves no speech-to-text API; use an OpenAI-compatible server (whisper.cpp, faster-whisper, vLLM)"
-                .to_owned(),
-        ),
-        ProviderKind::Builtin => Some("the builtin engine does no speech-to-text".to_owned()),
-    }
+    chain: Chain<TranscribeRole>,
 }
 
 impl TranscribeChain {
@@ -101,38 +132,37 @@ impl TranscribeChain {
         build: impl FnMut(&ModelConfig) -> Result<ModelProvider, ProviderError>,
     ) -> Self {
         Self {
-            region,
-            models: build_models(configs, build, unsupported),
-            budget: Arc::new(TokenBudget::unlimited()),
-            gate: None,
+            chain: Chain::new(region, configs, build),
         }
     }
 
     /// Uses the region's shared daily token budget.
     #[must_use]
-    pub fn with_budget(mut self, budget: Arc<TokenBudget>) -> Self {
-        self.budget = budget;
-        self
+    pub fn with_budget(self, budget: Arc<TokenBudget>) -> Self {
+        Self {
+            chain: self.chain.with_budget(budget),
+        }
     }
 
     /// Asks `gate` before every model call and tells it how each ended.
     #[must_use]
-    pub fn with_gate(mut self, gate: Arc<dyn CallGate>) -> Self {
-        self.gate = Some(gate);
-        self
+    pub fn with_gate(self, gate: Arc<dyn CallGate>) -> Self {
+        Self {
+            chain: self.chain.with_gate(gate),
+        }
     }
 
     /// The models in order, with why each would be skipped.
     #[must_use]
     pub fn status(&self) -> Vec<ModelStatus> {
-        status_of(&self.models)
+        self.chain.status()
     }
 
     /// Whether any model of the role can be used at all (its breaker may
     /// still be open for a while).
     #[must_use]
     pub fn has_usable_model(&self) -> bool {
-        self.models.iter().any(ChainModel::usable)
+        self.chain.has_usable_model()
     }
 
     /// Transcribes `audio` (a file named `filename`, whose extension tells the
@@ -150,96 +180,27 @@ impl TranscribeChain {
         language: Option<&str>,
     ) -> Result<Transcription, ModelError> {
         if !self.has_usable_model() {
-            return Err(ModelError::NoUsableModel {
-                region: self.region.clone(),
-                role: "transcribe",
-            });
+            return Err(self.no_usable_model());
         }
         let language = language.map(iso_language).filter(|l| !l.is_empty());
-        let mut attempts = Vec::new();
-        for m in &self.models {
-            let mut attempt = Attempt::new(&m.config);
-            let provider = match &m.provider {
-                Ok(ModelProvider::OpenAi(p)) => p,
-                Ok(ModelProvider::Ollama(_) | ModelProvider::Builtin(_)) => {
-                    attempt.outcome = AttemptOutcome::Skipped {
-                        kind: SKIP_UNAVAILABLE,
-                        reason: unsupported(&m.config).unwrap_or_default(),
-                    };
-                    attempts.push(attempt);
-                    continue;
-                }
-                Err(reason) => {
-                    attempt.outcome = AttemptOutcome::Skipped {
-                        kind: SKIP_UNAVAILABLE,
-                        reason: reason.clone(),
-                    };
-                    attempts.push(attempt);
-                    continue;
-                }
-            };
-            let call = ModelCall {
-                model: &m.config,
-                role: ModelRole::Transcribe,
-                data_classes: &AUDIO_CLASSES,
-                purpose: "transcribe",
-            };
-            // No prompt to estimate, but some budget must be left.
-            if let Err(skipped) = m.admit(&self.budget, Some(0)) {
-                attempt.outcome = skipped;
-                attempts.push(attempt);
-                continue;
-            }
-            // Decide and record, then call.
-            if let Err(denied) = authorize(self.gate.as_ref(), &self.region, &call).await {
-                attempt.outcome = denied;
-                attempts.push(attempt);
-                continue;
-            }
-            let span = m.span(&self.region, "transcription");
-            let started = Instant::now();
-            let reply = m
-                .guard
-                .call(|| provider.transcribe_audio(audio.clone(), filename, language.as_deref()))
-                .instrument(span.clone())
-                .await;
-            attempt.latency_ms = millis_since(started);
-            let (input, output) = reply
-                .as_ref()
-                .ok()
-                .and_then(|r| r.usage.as_ref())
-                .map_or((0, 0), |u| (u.input_tokens, u.output_tokens));
-            self.budget.settle(0, input + output);
-            attempt.input_tokens = input;
-            attempt.output_tokens = output;
-            let result =
-                reply.and_then(|r| to_transcript(r, language.as_deref(), &m.config.name, provider));
-            record_on_span(&span, input, output, result.as_ref().err());
-            // The breaker learns of the outcome before the (awaited) audit record.
-            match result {
-                Ok(transcript) => {
-                    m.guard.record_success();
-                    completed(self.gate.as_ref(), &call, &attempt).await;
-                    attempts.push(attempt);
-                    return Ok(Transcription {
-                        model: m.config.name.clone(),
-                        transcript,
-                        attempts,
-                    });
-                }
-                Err(e) => {
-                    let opened = m.guard.record_failure(&e);
-                    tracing::warn!(region = %self.region, model = %m.config.name, error = %e, circuit_open = opened, "Speech-to-text failed; trying the next model of the region");
-                    attempt.outcome = AttemptOutcome::Failed {
-                        kind: e.kind().to_owned(),
-                        message: e.to_string(),
-                    };
-                    completed(self.gate.as_ref(), &call, &attempt).await;
-                    attempts.push(attempt);
-                }
-            }
+        let req = AudioRequest {
+            audio,
+            filename,
+            language: language.as_deref(),
+        };
+        let answer = self.chain.run(&req).await?;
+        Ok(Transcription {
+            model: answer.model,
+            transcript: answer.output,
+            attempts: answer.attempts,
+        })
+    }
+
+    fn no_usable_model(&self) -> ModelError {
+        ModelError::NoUsableModel {
+            region: self.chain.region.clone(),
+            role: TranscribeRole::NAME,
         }
-        Err(exhausted(&self.region, "transcribe", attempts))
     }
 }
 
@@ -261,13 +222,10 @@ pub async fn transcribe(
     language: Option<&str>,
 ) -> Result<Transcription, ModelError> {
     if !chain.has_usable_model() {
-        return Err(ModelError::NoUsableModel {
-            region: chain.region.clone(),
-            role: "transcribe",
-        });
+        return Err(chain.no_usable_model());
     }
     let unavailable = |reason: String| ModelError::AudioUnavailable {
-        region: chain.region.clone(),
+        region: chain.chain.region.clone(),
         url: enclosure.url.clone(),
         reason,
     };
@@ -375,8 +333,7 @@ fn iso_language(value: &str) -> String {
 fn to_transcript(
     reply: WireTranscription,
     language: Option<&str>,
-    model: &str,
-    provider: &crate::OpenAiProvider,
+    provider: &OpenAiProvider,
 ) -> Result<Transcript, ProviderError> {
     let mut segments: Vec<Segment> = reply
         .segments
@@ -405,7 +362,7 @@ fn to_transcript(
     }
     if segments.is_empty() {
         return Err(ProviderError::BadOutput {
-            model: model.to_owned(),
+            model: provider.entry_name().to_owned(),
             host: provider.host().to_owned(),
             reason: "the transcription has no text".to_owned(),
         });

@@ -4,6 +4,10 @@
 //!
 //! Run with `cargo test -p meridian-models --test providers`.
 //!
+//! [`contract`] runs one suite against every provider, builtin included,
+//! through the chain: grounded answers, malformed output, server errors and
+//! timeouts, and the policy gate.
+//!
 //! Beyond the providers themselves: retries, breaker, concurrency limit and
 //! token budget of the chain ([`resilience`]), chunking of long transcripts
 //! ([`chunking`]) and speech-to-text ([`transcribe`]).
@@ -16,6 +20,7 @@
 
 mod both;
 mod chunking;
+mod contract;
 mod grounding;
 mod injection;
 mod ollama;
