@@ -228,7 +228,9 @@ async fn run_regions(
             config.jurisdiction,
             config.locale
         );
-        config.egress.allow.push(DEMO_HOST.to_owned());
+        config.egress.allow.push(
+            meridian_core::net::AllowEntry::parse(DEMO_HOST).map_err(|e| anyhow::anyhow!(e))?,
+        );
         let options = AssembleOptions {
             resolve: vec![(DEMO_HOST.to_owned(), server.addr)],
             ..AssembleOptions::default()

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use meridian_core::net::{AllowEntry, classify_host};
 use meridian_core::{Jurisdiction, Locale, RegionId, SubscriberEmail};
 
 use crate::file::{ModelEntry, RegionFile};
@@ -125,8 +126,9 @@ pub struct ModelConfig {
 /// Validated `[egress]`.
 #[derive(Debug, Clone)]
 pub struct EgressSettings {
-    /// Allow-list entries, as written.
-    pub allow: Vec<String>,
+    /// Allow-list entries, parsed: every consumer (egress guard, policy gate,
+    /// audit report, Helm values) reads these, none parses the strings again.
+    pub allow: Vec<AllowEntry>,
     /// Whether `*` reaches private addresses too.
     pub allow_private: bool,
     /// Contact URL for the User-Agent.
@@ -404,8 +406,18 @@ impl RegionConfig {
         }
 
         // Egress first: model endpoints are checked against it.
+        let mut allow = Vec::with_capacity(raw.egress.allow.len());
+        for (i, entry) in raw.egress.allow.iter().enumerate() {
+            match AllowEntry::parse(entry) {
+                Ok(parsed) => allow.push(parsed),
+                Err(e) => c.push(
+                    format!("egress.allow[{i}]"),
+                    format!("`{}`: {}", e.entry, e.reason),
+                ),
+            }
+        }
         let egress = EgressSettings {
-            allow: raw.egress.allow.clone(),
+            allow,
             allow_private: raw.egress.allow_private,
             contact_url: if raw.egress.contact_url.is_empty() {
                 "https://github.com/meridian-kit/meridian".to_owned()
@@ -423,11 +435,6 @@ impl RegionConfig {
         }
         if egress.max_fetches_per_host == 0 {
             c.push("egress.max_fetches_per_host", "must be at least 1");
-        }
-        for (i, entry) in egress.allow.iter().enumerate() {
-            if let Err(reason) = check_allow_entry(entry) {
-                c.push(format!("egress.allow[{i}]"), reason);
-            }
         }
         if url::Url::parse(&egress.contact_url).is_err() {
             c.push(
@@ -473,10 +480,10 @@ impl RegionConfig {
                     }
                     let host = u.host_str().unwrap_or_default().to_owned();
                     // `smtp:` is not a special scheme: its host is never parsed as an IP.
-                    let loopback = is_loopback_name(&host);
+                    let loopback = classify_host(&host).is_loopback();
                     if host.is_empty() {
                         c.push("mail.smtp_url", "names no relay host");
-                    } else if !loopback && !names_host(&egress.allow, &host) {
+                    } else if !loopback && !egress.allow.iter().any(|e| e.names(&host, None)) {
                         // Like model endpoints: `*` stands for feed hosts only; the
                         // relay gets its own entry (and its own NetworkPolicy rule).
                         c.push(
@@ -731,7 +738,7 @@ fn validate_server(
     };
     let base_url = non_empty(&raw.base_url).unwrap_or_else(|| format!("http://{listen}"));
     match url::Url::parse(&base_url) {
-        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback_host(&u)) => {
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && u.host_str().is_some_and(|h| classify_host(h).is_loopback())) => {
             if u.query().is_some() || u.fragment().is_some() || u.password().is_some() || !u.username().is_empty() {
                 c.push("server.base_url", format!("`{base_url}` must be a plain base URL, without user, query or fragment"));
             }
@@ -811,31 +818,6 @@ impl RegionConfig {
     }
 }
 
-/// Whether a host name or address (`127.0.0.1`, `[::1]`, `localhost`) is on loopback.
-fn is_loopback_name(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    match h.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => {
-            let d = h.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-    }
-}
-
-/// `127.0.0.0/8`, `::1` or `localhost` (and `*.localhost`).
-fn is_loopback_host(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
 /// A BCP 47 primary language subtag (`en`, `zh`, `yue`), lower-cased; a
 /// reason naming the value when it is something else (`en-US`, `english`).
 fn primary_language_subtag(tag: &str) -> Result<String, String> {
@@ -892,54 +874,13 @@ fn redact_url(s: &str) -> String {
     }
 }
 
-/// Checks the syntax of an egress allow-list entry: `*`, `*.domain`, `host`, `host:port`, `[v6]:port`.
-fn check_allow_entry(entry: &str) -> Result<(), String> {
-    let e = entry.trim();
-    if e == "*" {
-        return Ok(());
-    }
-    let host = e.strip_prefix("*.").unwrap_or(e);
-    let parsed = url::Url::parse(&format!("http://{host}/"))
-        .map_err(|err| format!("`{entry}` is not a host, host:port or `*`: {err}"))?;
-    if parsed.host_str().is_none_or(str::is_empty) || !parsed.path().eq("/") || e.contains('/') {
-        return Err(format!("`{entry}` is not a host, host:port or `*`"));
-    }
-    Ok(())
-}
-
-/// Whether an allow entry names `host` (on any port) or a `*.domain` above it;
-/// `*` alone does not count.
-fn names_host(allow: &[String], host: &str) -> bool {
-    allow.iter().any(|entry| {
-        let e = entry.trim();
-        if let Some(suffix) = e.strip_prefix("*.") {
-            return host.ends_with(&format!(".{suffix}"));
-        }
-        e != "*"
-            && url::Url::parse(&format!("http://{e}/"))
-                .is_ok_and(|u| u.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host)))
-    })
-}
-
-/// Whether `url`'s host (and port) is explicitly named by an allow entry (not just `*`).
-fn explicitly_allowed(allow: &[String], url: &url::Url) -> bool {
-    let Some(host) = url.host_str() else {
+/// Whether `url`'s host (and port) is named by an allow entry: a host or
+/// address entry, not `*` or `*.domain` ([`AllowEntry::names_host`]).
+fn explicitly_allowed(allow: &[AllowEntry], url: &url::Url) -> bool {
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
         return false;
     };
-    let port = url.port_or_known_default();
-    allow.iter().any(|entry| {
-        let e = entry.trim();
-        if e == "*" {
-            return false;
-        }
-        if let Some(suffix) = e.strip_prefix("*.") {
-            return host.ends_with(&format!(".{suffix}"));
-        }
-        match url::Url::parse(&format!("http://{e}/")) {
-            Ok(u) => u.host_str() == Some(host) && (u.port().is_none() || u.port() == port),
-            Err(_) => false,
-        }
-    })
+    allow.iter().any(|e| e.names(host, Some(port)))
 }
 
 fn validate_models(
@@ -1104,34 +1045,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allow_entries() {
-        for ok in [
-            "*",
-            "api.openai.com",
-            "127.0.0.1:11434",
-            "*.example.com",
-            "[::1]:8080",
-            "localhost",
-        ] {
-            assert!(check_allow_entry(ok).is_ok(), "{ok}");
-        }
-        for bad in ["http://x.com", "x.com/path", "", "a b"] {
-            assert!(check_allow_entry(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn explicit_allowance_matches_host_and_port() {
-        let allow = vec![
-            "127.0.0.1:11434".to_owned(),
-            "*.openai.com".to_owned(),
-            "*".to_owned(),
-            "eu.example".to_owned(),
-        ];
+        let allow: Vec<AllowEntry> = ["127.0.0.1:11434", "*.openai.com", "*", "eu.example"]
+            .iter()
+            .map(|e| AllowEntry::parse(e).unwrap())
+            .collect();
         let u = |s: &str| url::Url::parse(s).unwrap();
         assert!(explicitly_allowed(&allow, &u("http://127.0.0.1:11434/api")));
         assert!(!explicitly_allowed(&allow, &u("http://127.0.0.1:8080/")));
-        assert!(explicitly_allowed(&allow, &u("https://api.openai.com/v1")));
+        assert!(
+            !explicitly_allowed(&allow, &u("https://api.openai.com/v1")),
+            "`*.domain` matches but names no host"
+        );
         assert!(explicitly_allowed(&allow, &u("https://eu.example:8443/v1")));
         assert!(!explicitly_allowed(&allow, &u("https://evil.example/")));
     }

@@ -125,8 +125,7 @@ impl Region {
             region: region.clone(),
             source,
         };
-        let rules = EgressRules::new(&config.egress.allow, config.egress.allow_private)
-            .map_err(egress_err)?;
+        let rules = EgressRules::from_entries(&config.egress.allow, config.egress.allow_private);
         let egress_options = EgressOptions {
             connect_timeout: config.egress.connect_timeout,
             total_timeout: config.egress.timeout,

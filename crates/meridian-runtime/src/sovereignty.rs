@@ -138,7 +138,7 @@ fn model_use(role: ModelRole) -> ModelUse {
 /// endpoint (whether the region's egress allow-list admits it included).
 #[must_use]
 pub fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
-    let rules = EgressRules::new(&config.egress.allow, config.egress.allow_private).ok();
+    let rules = EgressRules::from_entries(&config.egress.allow, config.egress.allow_private);
     let mut index: HashMap<&'static str, usize> = HashMap::new();
     config
         .all_models()
@@ -155,7 +155,7 @@ pub fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
                     Some(Endpoint {
                         private: is_private_literal(&host),
                         port: u.port_or_known_default()?,
-                        admitted: rules.as_ref().is_some_and(|r| r.check_url(u).is_ok()),
+                        admitted: rules.check_url(u).is_ok(),
                         host,
                     })
                 }),
