@@ -318,7 +318,7 @@ fn summary(region: &Region, report: &meridian_runtime::RunReport) -> String {
         )),
     }
     let outbox = &cfg.mail.outbox_dir;
-    if cfg.mail.smtp_url.is_empty() {
+    if cfg.mail.relay == meridian_core::net::MailRelay::Outbox {
         let count = std::fs::read_dir(outbox)
             .map(|d| {
                 d.flatten()

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use meridian_core::net::{AllowEntry, classify_host};
+use meridian_core::net::{AllowEntry, MailRelay, classify_host};
 use meridian_core::{Jurisdiction, Locale, RegionId, SubscriberEmail};
 
 use crate::file::{ModelEntry, RegionFile};
@@ -148,8 +148,9 @@ pub struct EgressSettings {
 /// Validated `[mail]`.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
-    /// SMTP relay URL; empty means outbox.
-    pub smtp_url: String,
+    /// Where mail goes (`smtp_url`, parsed): the SMTP relay, or the outbox
+    /// when `smtp_url` is empty.
+    pub relay: MailRelay,
     /// Environment variable of the SMTP password.
     pub password_env: Option<String>,
     /// Sender mailbox.
@@ -472,40 +473,30 @@ impl RegionConfig {
 
         // Mail.
         let mail = &raw.mail;
-        if !mail.smtp_url.is_empty() {
-            match url::Url::parse(&mail.smtp_url) {
-                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => {
-                    if u.password().is_some() {
-                        c.push("mail.smtp_url", "carries a password; name an environment variable in `mail.password_env` instead");
-                    }
-                    let host = u.host_str().unwrap_or_default().to_owned();
-                    // `smtp:` is not a special scheme: its host is never parsed as an IP.
-                    let loopback = classify_host(&host).is_loopback();
-                    if host.is_empty() {
-                        c.push("mail.smtp_url", "names no relay host");
-                    } else if !loopback && !egress.allow.iter().any(|e| e.names(&host, None)) {
-                        // Like model endpoints: `*` stands for feed hosts only; the
-                        // relay gets its own entry (and its own NetworkPolicy rule).
-                        c.push(
-                            "mail.smtp_url",
-                            format!("relay host `{host}` is not listed in `egress.allow`; an SMTP relay must be named explicitly"),
-                        );
-                    }
-                    let starttls = u.query_pairs().any(|(k, v)| k == "tls" && v == "required");
-                    if !host.is_empty() && !loopback && u.scheme() == "smtp" && !starttls {
-                        c.push(
-                            "mail.smtp_url",
-                            format!("plain SMTP is only allowed to loopback hosts; use `smtps://{host}` (implicit TLS) or `smtp://{host}?tls=required` (STARTTLS)"),
-                        );
-                    }
+        let relay = match MailRelay::parse(&mail.smtp_url) {
+            Ok(relay) => {
+                if let Some(smtp) = relay.smtp()
+                    && !smtp.host_class().is_loopback()
+                    && !egress.allow.iter().any(|e| e.names(smtp.host(), None))
+                {
+                    // Like model endpoints: `*` (and `*.domain`) stand for feed
+                    // hosts only; the relay gets its own entry (and its own
+                    // NetworkPolicy rule).
+                    c.push(
+                        "mail.smtp_url",
+                        format!(
+                            "relay host `{}` is not listed in `egress.allow`; an SMTP relay must be named explicitly",
+                            smtp.host()
+                        ),
+                    );
                 }
-                Ok(u) => c.push(
-                    "mail.smtp_url",
-                    format!("scheme `{}` must be smtp or smtps", u.scheme()),
-                ),
-                Err(e) => c.push("mail.smtp_url", format!("not a URL: {e}")),
+                relay
             }
-        }
+            Err(e) => {
+                c.push("mail.smtp_url", e.to_string());
+                MailRelay::Outbox
+            }
+        };
         if mail.from.is_empty() {
             c.push("mail.from", "missing; e.g. `Meridian <digest@example.com>`");
         } else if let Err(e) = mailbox_address(&mail.from) {
@@ -666,7 +657,7 @@ impl RegionConfig {
                     daily_token_budget: raw.models.daily_token_budget.unwrap_or(0),
                     egress,
                     mail: MailSettings {
-                        smtp_url: mail.smtp_url.clone(),
+                        relay,
                         password_env: non_empty(&mail.password_env),
                         from: mail.from.clone(),
                         reply_to: non_empty(&mail.reply_to),

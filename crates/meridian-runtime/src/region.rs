@@ -154,8 +154,8 @@ impl Region {
         })
         .with_budget(Arc::clone(&budget))
         .with_gate(call_gate);
-        let mailer = Mailer::new(
-            &config.mail.smtp_url,
+        let mailer = Mailer::from_relay(
+            &config.mail.relay,
             config.mail.password_env.as_deref(),
             &config.mail.outbox_dir,
         )

@@ -45,6 +45,7 @@ use meridian_audit::{
     AuditEvent, AuditKind, AuditLog, Decision as AuditDecision, Effect, ModelRef,
 };
 use meridian_config::{ModelConfig, ModelRole, ProviderKind, RegionConfig};
+use meridian_core::net::MailRelay;
 use meridian_core::{DataClass, RegionId};
 use meridian_egress::{
     EgressClient, EgressRules, GateFuture, GateRefusal, RequestGate, RequestHop, RequestOutcome,
@@ -94,21 +95,16 @@ pub fn region_facts(config: &RegionConfig) -> RegionFacts {
         .clone_from(&config.policy.forbidden_origins);
     facts.egress_allow.clone_from(&config.egress.allow);
     facts.allow_private = config.egress.allow_private;
-    facts.mail_relay = mail_relay(&config.mail.smtp_url);
+    facts.mail_relay = mail_relay(&config.mail.relay);
     facts
 }
 
 /// The SMTP relay's host, or [`OUTBOX_RELAY`] when mail goes to the outbox.
 #[must_use]
-pub fn mail_relay(smtp_url: &str) -> String {
-    if smtp_url.trim().is_empty() {
-        return OUTBOX_RELAY.to_owned();
-    }
-    url::Url::parse(smtp_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        // Config validation refuses a bad URL first; should one get here, it names no relay at all.
-        .unwrap_or_default()
+pub fn mail_relay(relay: &MailRelay) -> String {
+    relay
+        .smtp()
+        .map_or_else(|| OUTBOX_RELAY.to_owned(), |smtp| smtp.host().to_owned())
 }
 
 /// A model's facts for the gate.
@@ -863,11 +859,9 @@ mod tests {
 
     #[test]
     fn the_relay_is_the_smtp_host_or_the_outbox() {
-        assert_eq!(mail_relay(""), OUTBOX_RELAY);
-        assert_eq!(
-            mail_relay("smtps://Relay.Example.com:465"),
-            "relay.example.com"
-        );
+        let relay = |url: &str| mail_relay(&MailRelay::parse(url).unwrap());
+        assert_eq!(relay(""), OUTBOX_RELAY);
+        assert_eq!(relay("smtps://Relay.Example.com:465"), "relay.example.com");
     }
 
     #[test]

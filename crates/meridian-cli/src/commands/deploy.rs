@@ -665,20 +665,23 @@ fn egress_rules(
     for (host, port, purpose) in &deployed.endpoints {
         add(host, false, &[*port], purpose.clone());
     }
-    if !config.mail.smtp_url.is_empty() {
-        match smtp_host_port(&config.mail.smtp_url) {
-            Some((host, _)) if is_loopback_host(&host) => problems.push(problem(
+    if let Some(smtp) = config.mail.relay.smtp() {
+        if smtp.host_class().is_this_machine() {
+            problems.push(problem(
                 config,
                 "mail.smtp_url",
-                format!("relay `{host}` is on loopback: in a pod it reaches only the pod itself"),
-            )),
-            Some((host, port)) => add(
-                &host,
+                format!(
+                    "relay `{}` is on loopback: in a pod it reaches only the pod itself",
+                    smtp.host()
+                ),
+            ));
+        } else {
+            add(
+                smtp.host(),
                 false,
-                &[port],
+                &[smtp.port()],
                 "mail.smtp_url (SMTP relay)".to_owned(),
-            ),
-            None => problems.push(problem(config, "mail.smtp_url", "names no host".to_owned())),
+            );
         }
     }
     if config.storage_backend == StorageBackend::Postgres {
@@ -701,22 +704,6 @@ fn egress_rules(
     } else {
         Err(problems)
     }
-}
-
-/// Host and port of an SMTP URL, with lettre's default ports.
-fn smtp_host_port(smtp_url: &str) -> Option<(String, u16)> {
-    let url = url::Url::parse(smtp_url).ok()?;
-    let host = url.host_str().filter(|h| !h.is_empty())?.to_owned();
-    let tls = url
-        .query_pairs()
-        .find(|(k, _)| k == "tls")
-        .map(|(_, v)| v.into_owned());
-    let default = match (url.scheme(), tls.as_deref()) {
-        ("smtps", _) => 465,
-        ("smtp", None) => 25,
-        _ => 587,
-    };
-    Some((host, url.port().unwrap_or(default)))
 }
 
 /// Host and port of a PostgreSQL URL.
@@ -759,7 +746,7 @@ fn secret_env(config: &RegionConfig) -> Vec<SecretEnv> {
             ),
         })
         .collect();
-    if !config.mail.smtp_url.is_empty()
+    if config.mail.relay.smtp().is_some()
         && let Some(var) = &config.mail.password_env
     {
         out.push(SecretEnv {
@@ -963,23 +950,7 @@ mod tests {
     }
 
     #[test]
-    fn smtp_and_postgres_default_ports() {
-        assert_eq!(
-            smtp_host_port("smtps://relay.example"),
-            Some(("relay.example".into(), 465))
-        );
-        assert_eq!(
-            smtp_host_port("smtp://relay.example?tls=required"),
-            Some(("relay.example".into(), 587))
-        );
-        assert_eq!(
-            smtp_host_port("smtp://relay.example"),
-            Some(("relay.example".into(), 25))
-        );
-        assert_eq!(
-            smtp_host_port("smtp://relay.example:2525"),
-            Some(("relay.example".into(), 2525))
-        );
+    fn postgres_default_port() {
         assert_eq!(
             postgres_host_port("postgres://u@db-us/m"),
             Some(("db-us".into(), 5432))

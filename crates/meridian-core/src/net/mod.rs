@@ -1,18 +1,20 @@
-//! The region's network settings as typed values: allow-list entries
-//! ([`AllowEntry`]) and where an address or host name is ([`AddressClass`],
-//! [`HostClass`]).
+//! The region's network and mail settings as typed values: allow-list
+//! entries ([`AllowEntry`]), the mail relay ([`MailRelay`]) and where an
+//! address or host name is ([`AddressClass`], [`HostClass`]).
 //!
 //! Every crate that asks "does the allow-list admit this host?", "does it name
 //! this host?" or "is this host on loopback?" asks these types; nothing else
-//! parses `egress.allow` or classifies addresses.
+//! parses `egress.allow` or `mail.smtp_url`, or classifies addresses.
 
 mod address;
 mod allow;
+mod mail;
 
 use std::net::{IpAddr, Ipv6Addr};
 
 pub use address::{AddressClass, classify};
 pub use allow::{AllowEntry, AllowEntryError, HostPattern};
+pub use mail::{MailRelay, MailRelayError, SmtpRelay, SmtpTls};
 
 /// Where a host is, judged from its text alone (no DNS): an IP literal by its
 /// [`AddressClass`], a host name by its form.
