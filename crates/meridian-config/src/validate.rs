@@ -3,20 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use meridian_core::net::{AllowEntry, MailRelay, classify_host};
+use meridian_core::net::{AllowEntry, MailRelay, StorageUrl, classify_host};
 use meridian_core::{Jurisdiction, Locale, RegionId, SubscriberEmail};
 
 use crate::file::{ModelEntry, RegionFile};
 use crate::{Problem, Secret};
 
-/// Where a region's data lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageBackend {
-    /// An embedded SQLite file.
-    Sqlite,
-    /// A PostgreSQL database.
-    Postgres,
-}
+pub use meridian_core::net::StorageBackend;
 
 /// A model provider type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,8 +251,8 @@ pub struct RegionConfig {
     pub timezone: chrono_tz::Tz,
     /// Digest hour, local.
     pub digest_hour: u8,
-    /// Database URL with `{data_dir}` substituted.
-    pub storage_url: String,
+    /// Database URL with `{data_dir}` substituted; prints without its password.
+    pub storage_url: StorageUrl,
     /// Backend named by the URL.
     pub storage_backend: StorageBackend,
     /// Pool size.
@@ -376,25 +369,8 @@ impl RegionConfig {
             .storage
             .url
             .replace("{data_dir}", &data_dir.display().to_string());
-        let storage_backend = if storage_url.starts_with("sqlite:") {
-            Some(StorageBackend::Sqlite)
-        } else if storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://")
-        {
-            Some(StorageBackend::Postgres)
-        } else {
-            c.push(
-                "storage.url",
-                if storage_url.is_empty() {
-                    "missing; use `sqlite://{data_dir}/<id>.db` or `postgres://…`".to_owned()
-                } else {
-                    format!(
-                        "`{}` must start with sqlite: or postgres://",
-                        redact_url(&storage_url)
-                    )
-                },
-            );
-            None
-        };
+        let storage_url = c.parse("storage.url", StorageUrl::parse(&storage_url));
+        let storage_backend = storage_url.as_ref().map(StorageUrl::backend);
         let max_connections = raw
             .storage
             .max_connections
@@ -630,10 +606,10 @@ impl RegionConfig {
             jurisdiction,
             locale,
             timezone,
-            storage_backend,
+            storage_url,
             c.problems.is_empty(),
         ) {
-            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_backend), true) => {
+            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_url), true) => {
                 Ok(Self {
                     source: source.to_owned(),
                     data_dir: data_dir.to_owned(),
@@ -647,8 +623,8 @@ impl RegionConfig {
                     locale,
                     timezone,
                     digest_hour: raw.digest_hour,
+                    storage_backend: storage_url.backend(),
                     storage_url,
-                    storage_backend,
                     max_connections,
                     insight_models,
                     transcribe_models,
@@ -853,16 +829,6 @@ fn mailbox_address(s: &str) -> Result<(), String> {
     SubscriberEmail::parse(addr)
         .map(|_| ())
         .map_err(|e| e.to_string())
-}
-
-fn redact_url(s: &str) -> String {
-    match url::Url::parse(s) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => s.to_owned(),
-    }
 }
 
 /// Whether `url`'s host (and port) is named by an allow entry: a host or

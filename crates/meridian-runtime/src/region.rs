@@ -96,7 +96,8 @@ impl Region {
                 violations: violations.iter().map(ToString::to_string).collect(),
             });
         }
-        let store = RegionStore::open(&region, &config.storage_url, config.max_connections).await?;
+        let store =
+            RegionStore::open(&region, config.storage_url.expose(), config.max_connections).await?;
         let audit_err = |source| RuntimeError::Audit {
             region: region.clone(),
             source,

@@ -48,8 +48,6 @@ use crate::{Cli, EXIT_CONFIG};
 const IMAGE_REPOSITORY: &str = "ghcr.io/meridian-kit/meridian";
 /// The port the in-cluster Ollama Service listens on.
 const OLLAMA_PORT: u16 = 11434;
-/// PostgreSQL's port when the URL names none.
-const POSTGRES_PORT: u16 = 5432;
 /// The ports a port-less allow entry (and `*`) opens in the NetworkPolicy:
 /// the egress guard only speaks HTTP and HTTPS.
 const WEB_PORTS: [u16; 2] = [80, 443];
@@ -685,7 +683,7 @@ fn egress_rules(
         }
     }
     if config.storage_backend == StorageBackend::Postgres {
-        match postgres_host_port(&config.storage_url) {
+        match config.storage_url.host_port() {
             Some((host, _)) if is_loopback_host(&host) => problems.push(problem(
                 config,
                 "storage.url",
@@ -704,13 +702,6 @@ fn egress_rules(
     } else {
         Err(problems)
     }
-}
-
-/// Host and port of a PostgreSQL URL.
-fn postgres_host_port(storage_url: &str) -> Option<(String, u16)> {
-    let url = url::Url::parse(storage_url).ok()?;
-    let host = url.host_str().filter(|h| !h.is_empty())?.to_owned();
-    Some((host, url.port().unwrap_or(POSTGRES_PORT)))
 }
 
 /// One environment variable of the pods taken from a Secret.
@@ -946,18 +937,6 @@ mod tests {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             ["svc:11434", "*", "127.0.0.1:9000"]
-        );
-    }
-
-    #[test]
-    fn postgres_default_port() {
-        assert_eq!(
-            postgres_host_port("postgres://u@db-us/m"),
-            Some(("db-us".into(), 5432))
-        );
-        assert_eq!(
-            postgres_host_port("postgresql://u:p@10.1.2.3:6543/m"),
-            Some(("10.1.2.3".into(), 6543))
         );
     }
 

@@ -9,12 +9,14 @@
 mod address;
 mod allow;
 mod mail;
+mod storage;
 
 use std::net::{IpAddr, Ipv6Addr};
 
 pub use address::{AddressClass, classify};
 pub use allow::{AllowEntry, AllowEntryError, HostPattern};
 pub use mail::{MailRelay, MailRelayError, SmtpRelay, SmtpTls};
+pub use storage::{POSTGRES_PORT, StorageBackend, StorageUrl, StorageUrlError};
 
 /// Where a host is, judged from its text alone (no DNS): an IP literal by its
 /// [`AddressClass`], a host name by its form.
