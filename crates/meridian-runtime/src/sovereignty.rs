@@ -37,7 +37,6 @@
 //! allowed that model; `clippy.toml` forbids them anywhere else.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -45,7 +44,7 @@ use meridian_audit::{
     AuditEvent, AuditKind, AuditLog, Decision as AuditDecision, Effect, ModelRef,
 };
 use meridian_config::{ModelConfig, ModelRole, ProviderKind, RegionConfig};
-use meridian_core::net::MailRelay;
+use meridian_core::net::{MailRelay, classify_host};
 use meridian_core::{DataClass, RegionId};
 use meridian_egress::{
     EgressClient, EgressRules, GateFuture, GateRefusal, RequestGate, RequestHop, RequestOutcome,
@@ -161,27 +160,12 @@ pub fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
 }
 
 /// Whether a host is known to be private without a DNS lookup: an IP literal
-/// in a private, loopback, link-local or unspecified range, or `localhost`.
+/// outside public ranges, or `localhost` and names below it
+/// ([`meridian_core::net::HostClass::needs_consent`], the egress guard's own classes).
 /// Names are judged by the egress guard at connect time; here they count as public.
 #[must_use]
 pub fn is_private_literal(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
-            ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(IpAddr::V6(ip)) => {
-            let first = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-        Err(_) => {
-            bare.eq_ignore_ascii_case("localhost")
-                || bare.to_ascii_lowercase().ends_with(".localhost")
-        }
-    }
+    classify_host(host).needs_consent()
 }
 
 /// Loads a region's gate from `policies_dir`.
