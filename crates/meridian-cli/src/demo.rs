@@ -228,7 +228,9 @@ async fn run_regions(
             config.jurisdiction,
             config.locale
         );
-        config.egress.allow.push(DEMO_HOST.to_owned());
+        config.egress.allow.push(
+            meridian_core::net::AllowEntry::parse(DEMO_HOST).map_err(|e| anyhow::anyhow!(e))?,
+        );
         let options = AssembleOptions {
             resolve: vec![(DEMO_HOST.to_owned(), server.addr)],
             ..AssembleOptions::default()
@@ -316,7 +318,7 @@ fn summary(region: &Region, report: &meridian_runtime::RunReport) -> String {
         )),
     }
     let outbox = &cfg.mail.outbox_dir;
-    if cfg.mail.smtp_url.is_empty() {
+    if cfg.mail.relay == meridian_core::net::MailRelay::Outbox {
         let count = std::fs::read_dir(outbox)
             .map(|d| {
                 d.flatten()

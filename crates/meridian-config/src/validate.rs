@@ -3,19 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use meridian_core::net::{AllowEntry, MailRelay, StorageUrl, classify_host};
 use meridian_core::{Jurisdiction, Locale, RegionId, SubscriberEmail};
 
 use crate::file::{ModelEntry, RegionFile};
 use crate::{Problem, Secret};
 
-/// Where a region's data lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageBackend {
-    /// An embedded SQLite file.
-    Sqlite,
-    /// A PostgreSQL database.
-    Postgres,
-}
+pub use meridian_core::net::StorageBackend;
 
 /// A model provider type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +119,9 @@ pub struct ModelConfig {
 /// Validated `[egress]`.
 #[derive(Debug, Clone)]
 pub struct EgressSettings {
-    /// Allow-list entries, as written.
-    pub allow: Vec<String>,
+    /// Allow-list entries, parsed: every consumer (egress guard, policy gate,
+    /// audit report, Helm values) reads these, none parses the strings again.
+    pub allow: Vec<AllowEntry>,
     /// Whether `*` reaches private addresses too.
     pub allow_private: bool,
     /// Contact URL for the User-Agent.
@@ -146,8 +141,9 @@ pub struct EgressSettings {
 /// Validated `[mail]`.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
-    /// SMTP relay URL; empty means outbox.
-    pub smtp_url: String,
+    /// Where mail goes (`smtp_url`, parsed): the SMTP relay, or the outbox
+    /// when `smtp_url` is empty.
+    pub relay: MailRelay,
     /// Environment variable of the SMTP password.
     pub password_env: Option<String>,
     /// Sender mailbox.
@@ -255,8 +251,8 @@ pub struct RegionConfig {
     pub timezone: chrono_tz::Tz,
     /// Digest hour, local.
     pub digest_hour: u8,
-    /// Database URL with `{data_dir}` substituted.
-    pub storage_url: String,
+    /// Database URL with `{data_dir}` substituted; prints without its password.
+    pub storage_url: StorageUrl,
     /// Backend named by the URL.
     pub storage_backend: StorageBackend,
     /// Pool size.
@@ -373,25 +369,8 @@ impl RegionConfig {
             .storage
             .url
             .replace("{data_dir}", &data_dir.display().to_string());
-        let storage_backend = if storage_url.starts_with("sqlite:") {
-            Some(StorageBackend::Sqlite)
-        } else if storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://")
-        {
-            Some(StorageBackend::Postgres)
-        } else {
-            c.push(
-                "storage.url",
-                if storage_url.is_empty() {
-                    "missing; use `sqlite://{data_dir}/<id>.db` or `postgres://…`".to_owned()
-                } else {
-                    format!(
-                        "`{}` must start with sqlite: or postgres://",
-                        redact_url(&storage_url)
-                    )
-                },
-            );
-            None
-        };
+        let storage_url = c.parse("storage.url", StorageUrl::parse(&storage_url));
+        let storage_backend = storage_url.as_ref().map(StorageUrl::backend);
         let max_connections = raw
             .storage
             .max_connections
@@ -404,8 +383,18 @@ impl RegionConfig {
         }
 
         // Egress first: model endpoints are checked against it.
+        let mut allow = Vec::with_capacity(raw.egress.allow.len());
+        for (i, entry) in raw.egress.allow.iter().enumerate() {
+            match AllowEntry::parse(entry) {
+                Ok(parsed) => allow.push(parsed),
+                Err(e) => c.push(
+                    format!("egress.allow[{i}]"),
+                    format!("`{}`: {}", e.entry, e.reason),
+                ),
+            }
+        }
         let egress = EgressSettings {
-            allow: raw.egress.allow.clone(),
+            allow,
             allow_private: raw.egress.allow_private,
             contact_url: if raw.egress.contact_url.is_empty() {
                 "https://github.com/meridian-kit/meridian".to_owned()
@@ -423,11 +412,6 @@ impl RegionConfig {
         }
         if egress.max_fetches_per_host == 0 {
             c.push("egress.max_fetches_per_host", "must be at least 1");
-        }
-        for (i, entry) in egress.allow.iter().enumerate() {
-            if let Err(reason) = check_allow_entry(entry) {
-                c.push(format!("egress.allow[{i}]"), reason);
-            }
         }
         if url::Url::parse(&egress.contact_url).is_err() {
             c.push(
@@ -465,40 +449,30 @@ impl RegionConfig {
 
         // Mail.
         let mail = &raw.mail;
-        if !mail.smtp_url.is_empty() {
-            match url::Url::parse(&mail.smtp_url) {
-                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") => {
-                    if u.password().is_some() {
-                        c.push("mail.smtp_url", "carries a password; name an environment variable in `mail.password_env` instead");
-                    }
-                    let host = u.host_str().unwrap_or_default().to_owned();
-                    // `smtp:` is not a special scheme: its host is never parsed as an IP.
-                    let loopback = is_loopback_name(&host);
-                    if host.is_empty() {
-                        c.push("mail.smtp_url", "names no relay host");
-                    } else if !loopback && !names_host(&egress.allow, &host) {
-                        // Like model endpoints: `*` stands for feed hosts only; the
-                        // relay gets its own entry (and its own NetworkPolicy rule).
-                        c.push(
-                            "mail.smtp_url",
-                            format!("relay host `{host}` is not listed in `egress.allow`; an SMTP relay must be named explicitly"),
-                        );
-                    }
-                    let starttls = u.query_pairs().any(|(k, v)| k == "tls" && v == "required");
-                    if !host.is_empty() && !loopback && u.scheme() == "smtp" && !starttls {
-                        c.push(
-                            "mail.smtp_url",
-                            format!("plain SMTP is only allowed to loopback hosts; use `smtps://{host}` (implicit TLS) or `smtp://{host}?tls=required` (STARTTLS)"),
-                        );
-                    }
+        let relay = match MailRelay::parse(&mail.smtp_url) {
+            Ok(relay) => {
+                if let Some(smtp) = relay.smtp()
+                    && !smtp.host_class().is_loopback()
+                    && !egress.allow.iter().any(|e| e.names(smtp.host(), None))
+                {
+                    // Like model endpoints: `*` (and `*.domain`) stand for feed
+                    // hosts only; the relay gets its own entry (and its own
+                    // NetworkPolicy rule).
+                    c.push(
+                        "mail.smtp_url",
+                        format!(
+                            "relay host `{}` is not listed in `egress.allow`; an SMTP relay must be named explicitly",
+                            smtp.host()
+                        ),
+                    );
                 }
-                Ok(u) => c.push(
-                    "mail.smtp_url",
-                    format!("scheme `{}` must be smtp or smtps", u.scheme()),
-                ),
-                Err(e) => c.push("mail.smtp_url", format!("not a URL: {e}")),
+                relay
             }
-        }
+            Err(e) => {
+                c.push("mail.smtp_url", e.to_string());
+                MailRelay::Outbox
+            }
+        };
         if mail.from.is_empty() {
             c.push("mail.from", "missing; e.g. `Meridian <digest@example.com>`");
         } else if let Err(e) = mailbox_address(&mail.from) {
@@ -632,10 +606,10 @@ impl RegionConfig {
             jurisdiction,
             locale,
             timezone,
-            storage_backend,
+            storage_url,
             c.problems.is_empty(),
         ) {
-            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_backend), true) => {
+            (Some(jurisdiction), Some(locale), Some(timezone), Some(storage_url), true) => {
                 Ok(Self {
                     source: source.to_owned(),
                     data_dir: data_dir.to_owned(),
@@ -649,8 +623,8 @@ impl RegionConfig {
                     locale,
                     timezone,
                     digest_hour: raw.digest_hour,
+                    storage_backend: storage_url.backend(),
                     storage_url,
-                    storage_backend,
                     max_connections,
                     insight_models,
                     transcribe_models,
@@ -659,7 +633,7 @@ impl RegionConfig {
                     daily_token_budget: raw.models.daily_token_budget.unwrap_or(0),
                     egress,
                     mail: MailSettings {
-                        smtp_url: mail.smtp_url.clone(),
+                        relay,
                         password_env: non_empty(&mail.password_env),
                         from: mail.from.clone(),
                         reply_to: non_empty(&mail.reply_to),
@@ -731,7 +705,7 @@ fn validate_server(
     };
     let base_url = non_empty(&raw.base_url).unwrap_or_else(|| format!("http://{listen}"));
     match url::Url::parse(&base_url) {
-        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback_host(&u)) => {
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && u.host_str().is_some_and(|h| classify_host(h).is_loopback())) => {
             if u.query().is_some() || u.fragment().is_some() || u.password().is_some() || !u.username().is_empty() {
                 c.push("server.base_url", format!("`{base_url}` must be a plain base URL, without user, query or fragment"));
             }
@@ -811,31 +785,6 @@ impl RegionConfig {
     }
 }
 
-/// Whether a host name or address (`127.0.0.1`, `[::1]`, `localhost`) is on loopback.
-fn is_loopback_name(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    match h.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => {
-            let d = h.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-    }
-}
-
-/// `127.0.0.0/8`, `::1` or `localhost` (and `*.localhost`).
-fn is_loopback_host(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
 /// A BCP 47 primary language subtag (`en`, `zh`, `yue`), lower-cased; a
 /// reason naming the value when it is something else (`en-US`, `english`).
 fn primary_language_subtag(tag: &str) -> Result<String, String> {
@@ -882,64 +831,13 @@ fn mailbox_address(s: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn redact_url(s: &str) -> String {
-    match url::Url::parse(s) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => s.to_owned(),
-    }
-}
-
-/// Checks the syntax of an egress allow-list entry: `*`, `*.domain`, `host`, `host:port`, `[v6]:port`.
-fn check_allow_entry(entry: &str) -> Result<(), String> {
-    let e = entry.trim();
-    if e == "*" {
-        return Ok(());
-    }
-    let host = e.strip_prefix("*.").unwrap_or(e);
-    let parsed = url::Url::parse(&format!("http://{host}/"))
-        .map_err(|err| format!("`{entry}` is not a host, host:port or `*`: {err}"))?;
-    if parsed.host_str().is_none_or(str::is_empty) || !parsed.path().eq("/") || e.contains('/') {
-        return Err(format!("`{entry}` is not a host, host:port or `*`"));
-    }
-    Ok(())
-}
-
-/// Whether an allow entry names `host` (on any port) or a `*.domain` above it;
-/// `*` alone does not count.
-fn names_host(allow: &[String], host: &str) -> bool {
-    allow.iter().any(|entry| {
-        let e = entry.trim();
-        if let Some(suffix) = e.strip_prefix("*.") {
-            return host.ends_with(&format!(".{suffix}"));
-        }
-        e != "*"
-            && url::Url::parse(&format!("http://{e}/"))
-                .is_ok_and(|u| u.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host)))
-    })
-}
-
-/// Whether `url`'s host (and port) is explicitly named by an allow entry (not just `*`).
-fn explicitly_allowed(allow: &[String], url: &url::Url) -> bool {
-    let Some(host) = url.host_str() else {
+/// Whether `url`'s host (and port) is named by an allow entry: a host or
+/// address entry, not `*` or `*.domain` ([`AllowEntry::names_host`]).
+fn explicitly_allowed(allow: &[AllowEntry], url: &url::Url) -> bool {
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
         return false;
     };
-    let port = url.port_or_known_default();
-    allow.iter().any(|entry| {
-        let e = entry.trim();
-        if e == "*" {
-            return false;
-        }
-        if let Some(suffix) = e.strip_prefix("*.") {
-            return host.ends_with(&format!(".{suffix}"));
-        }
-        match url::Url::parse(&format!("http://{e}/")) {
-            Ok(u) => u.host_str() == Some(host) && (u.port().is_none() || u.port() == port),
-            Err(_) => false,
-        }
-    })
+    allow.iter().any(|e| e.names(host, Some(port)))
 }
 
 fn validate_models(
@@ -1104,34 +1002,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allow_entries() {
-        for ok in [
-            "*",
-            "api.openai.com",
-            "127.0.0.1:11434",
-            "*.example.com",
-            "[::1]:8080",
-            "localhost",
-        ] {
-            assert!(check_allow_entry(ok).is_ok(), "{ok}");
-        }
-        for bad in ["http://x.com", "x.com/path", "", "a b"] {
-            assert!(check_allow_entry(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn explicit_allowance_matches_host_and_port() {
-        let allow = vec![
-            "127.0.0.1:11434".to_owned(),
-            "*.openai.com".to_owned(),
-            "*".to_owned(),
-            "eu.example".to_owned(),
-        ];
+        let allow: Vec<AllowEntry> = ["127.0.0.1:11434", "*.openai.com", "*", "eu.example"]
+            .iter()
+            .map(|e| AllowEntry::parse(e).unwrap())
+            .collect();
         let u = |s: &str| url::Url::parse(s).unwrap();
         assert!(explicitly_allowed(&allow, &u("http://127.0.0.1:11434/api")));
         assert!(!explicitly_allowed(&allow, &u("http://127.0.0.1:8080/")));
-        assert!(explicitly_allowed(&allow, &u("https://api.openai.com/v1")));
+        assert!(
+            !explicitly_allowed(&allow, &u("https://api.openai.com/v1")),
+            "`*.domain` matches but names no host"
+        );
         assert!(explicitly_allowed(&allow, &u("https://eu.example:8443/v1")));
         assert!(!explicitly_allowed(&allow, &u("https://evil.example/")));
     }

@@ -15,6 +15,9 @@
 //!   prompt: public and derived data only, by construction (no personal type
 //!   is `PromptSafe`).
 //! - [`ContentHash`]: SHA-256 content addressing.
+//! - [`net`]: the region's network settings: [`net::AllowEntry`] (one
+//!   `egress.allow` entry), [`net::AddressClass`] and [`net::HostClass`]
+//!   (where an address or host name is).
 //! - [`lang`]: the per-language word and phrase lists of `lang/`, as data.
 //! - [`text`]: sentence segmentation, tokens and similarity shared by the
 //!   builtin engine and the ranking.
@@ -24,6 +27,7 @@ mod feed;
 mod hash;
 mod insight;
 pub mod lang;
+pub mod net;
 mod prompt;
 mod region;
 pub mod telemetry;

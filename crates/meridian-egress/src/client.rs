@@ -14,12 +14,12 @@ use reqwest::header::{
 };
 use url::{Host, Url};
 
-use crate::address::{AddressClass, classify};
 use crate::error::{EgressError, FailureKind};
 use crate::gate::{RequestGate, RequestHop, RequestOutcome};
 use crate::outcome::{CacheHints, FetchOutcome, Fetched, Validators};
 use crate::resolver::{self, GuardedResolver, LegacyGuardedResolver};
 use crate::rules::EgressRules;
+use meridian_core::net::{AddressClass, classify};
 
 /// Bounds applied to every request of a region's client.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use meridian_core::RegionId;
 use url::Url;
 
-use crate::address::AddressClass;
 use crate::resolver::ResolveFailure;
+use meridian_core::net::AddressClass;
 
 /// Everything that can go wrong on the way out. Every variant names the URL,
 /// host or entry concerned, so its `Display` alone says what and where.

@@ -45,7 +45,6 @@
 //! # Ok(()) }
 //! ```
 
-mod address;
 mod client;
 mod error;
 mod gate;
@@ -53,9 +52,11 @@ mod outcome;
 mod resolver;
 mod rules;
 
-pub use address::{AddressClass, classify};
 pub use client::{EgressClient, EgressOptions};
 pub use error::{EgressError, FailureKind};
 pub use gate::{GateFuture, GateRefusal, RequestGate, RequestHop, RequestOutcome};
+/// The address classifier lives in `meridian-core` beside the allow-list entry
+/// type; re-exported here, where it is enforced.
+pub use meridian_core::net::{AddressClass, AllowEntry, classify};
 pub use outcome::{CacheHints, FetchOutcome, Fetched, Validators};
 pub use rules::EgressRules;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::address::AddressClass;
 use crate::rules::EgressRules;
+use meridian_core::net::AddressClass;
 
 /// Why the resolver gave reqwest no address. Carried through reqwest's error
 /// chain and turned back into an [`crate::EgressError`] by `from_reqwest`.

@@ -1,10 +1,10 @@
 //! The region's egress allow-list, parsed once from `[egress] allow`.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
+use meridian_core::net::{AddressClass, AllowEntry, HostPattern, classify};
 use url::{Host, Url};
 
-use crate::address::{AddressClass, classify};
 use crate::error::EgressError;
 
 /// A parsed egress allow-list: which hosts (and ports) a region may reach.
@@ -26,25 +26,9 @@ use crate::error::EgressError;
 /// port-less address entry (`10.0.0.5`) also covers names that resolve to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressRules {
-    entries: Vec<Entry>,
+    entries: Vec<AllowEntry>,
     any_public: bool,
     allow_private: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    pattern: Pattern,
-    /// `None`: any port.
-    port: Option<u16>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    /// A host name, lower-case, punycode, without a trailing dot.
-    Domain(String),
-    Ip(IpAddr),
-    /// `*.suffix`: stored without the `*.`.
-    Subdomains(String),
 }
 
 /// What an allow-list match grants for one URL.
@@ -60,27 +44,27 @@ impl EgressRules {
     /// # Errors
     /// [`EgressError::InvalidRule`] naming the first entry that is not `*`, a
     /// host, `host:port`, an IP literal (IPv6 in brackets when a port follows)
-    /// or `*.domain`.
+    /// or `*.domain` ([`AllowEntry::parse`]).
     pub fn new(allow: &[String], allow_private: bool) -> Result<Self, EgressError> {
-        let mut entries = Vec::with_capacity(allow.len());
-        let mut any_public = false;
-        for raw in allow {
-            match parse_entry(raw) {
-                Ok(None) => any_public = true,
-                Ok(Some(entry)) => entries.push(entry),
-                Err(reason) => {
-                    return Err(EgressError::InvalidRule {
-                        entry: raw.clone(),
-                        reason,
-                    });
-                }
-            }
-        }
-        Ok(Self {
-            entries,
-            any_public,
+        let entries = allow
+            .iter()
+            .map(|raw| AllowEntry::parse(raw))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EgressError::InvalidRule {
+                entry: e.entry,
+                reason: e.reason,
+            })?;
+        Ok(Self::from_entries(&entries, allow_private))
+    }
+
+    /// The rules of entries parsed already (a region's validated config).
+    #[must_use]
+    pub fn from_entries(allow: &[AllowEntry], allow_private: bool) -> Self {
+        Self {
+            any_public: allow.iter().any(AllowEntry::is_any),
+            entries: allow.iter().filter(|e| !e.is_any()).cloned().collect(),
             allow_private,
-        })
+        }
     }
 
     /// Whether `allow_private` was set: `*` may then reach private addresses.
@@ -122,20 +106,18 @@ impl EgressRules {
         };
         match host {
             Host::Domain(domain) => {
-                let domain = normalize_domain(domain);
-                let named = self.entries.iter().any(|e| {
-                    e.port_matches(port) && matches!(&e.pattern, Pattern::Domain(d) if *d == domain)
-                });
-                let wildcard = self.entries.iter().any(|e| {
-                    e.port_matches(port)
-                        && matches!(&e.pattern, Pattern::Subdomains(s) if is_subdomain(&domain, s))
-                });
-                if named || wildcard || self.any_public {
+                let named = self.entries.iter().any(|e| e.names(domain, Some(port)));
+                let admitted =
+                    self.any_public || self.entries.iter().any(|e| e.admits(domain, port));
+                if admitted {
                     Ok(Grant { named })
                 } else {
                     Err(EgressError::HostNotAllowed {
                         url: Box::new(url.clone()),
-                        host: domain,
+                        host: domain
+                            .strip_suffix('.')
+                            .unwrap_or(domain)
+                            .to_ascii_lowercase(),
                     })
                 }
             }
@@ -148,7 +130,7 @@ impl EgressRules {
         let named = self
             .entries
             .iter()
-            .any(|e| e.port_matches(port) && e.pattern == Pattern::Ip(ip));
+            .any(|e| e.port_matches(port) && *e.pattern() == HostPattern::Ip(ip));
         if !named && !self.any_public {
             return Err(EgressError::HostNotAllowed {
                 url: Box::new(url.clone()),
@@ -170,21 +152,12 @@ impl EgressRules {
 
     /// Whether an explicit entry names this host name, on any port.
     pub(crate) fn names_domain(&self, host: &str) -> bool {
-        let host = normalize_domain(host);
-        self.entries
-            .iter()
-            .any(|e| matches!(&e.pattern, Pattern::Domain(d) if *d == host))
+        self.entries.iter().any(|e| e.names(host, None))
     }
 
     /// Whether any entry would let this host name through, on some port.
     pub(crate) fn admits_domain(&self, host: &str) -> bool {
-        let host = normalize_domain(host);
-        self.any_public
-            || self.entries.iter().any(|e| match &e.pattern {
-                Pattern::Domain(d) => *d == host,
-                Pattern::Subdomains(s) => is_subdomain(&host, s),
-                Pattern::Ip(_) => false,
-            })
+        self.any_public || self.entries.iter().any(|e| e.matches_host(host))
     }
 
     /// Whether this exact address is an entry without a port. The resolver
@@ -194,7 +167,7 @@ impl EgressRules {
     pub(crate) fn lists_ip(&self, ip: IpAddr) -> bool {
         self.entries
             .iter()
-            .any(|e| e.port.is_none() && e.pattern == Pattern::Ip(ip))
+            .any(|e| e.port().is_none() && *e.pattern() == HostPattern::Ip(ip))
     }
 
     /// Whether an address that `host` resolved to may be connected to.
@@ -205,122 +178,6 @@ impl EgressRules {
         } else {
             Err(class)
         }
-    }
-}
-
-impl Entry {
-    fn port_matches(&self, port: u16) -> bool {
-        self.port.is_none_or(|p| p == port)
-    }
-}
-
-fn normalize_domain(domain: &str) -> String {
-    domain
-        .strip_suffix('.')
-        .unwrap_or(domain)
-        .to_ascii_lowercase()
-}
-
-fn is_subdomain(host: &str, suffix: &str) -> bool {
-    host.len() > suffix.len() + 1
-        && host.ends_with(suffix)
-        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-}
-
-/// `Ok(None)` is `*`.
-fn parse_entry(raw: &str) -> Result<Option<Entry>, String> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err("empty entry".to_owned());
-    }
-    if text == "*" {
-        return Ok(None);
-    }
-    if text.contains("://") {
-        return Err("write a host or host:port, not a URL".to_owned());
-    }
-    if let Some(c) = text
-        .chars()
-        .find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace())
-    {
-        return Err(format!(
-            "unexpected character `{c}`; write a host or host:port"
-        ));
-    }
-
-    let (host, port) = split_host_port(text)?;
-    let port = port.map(parse_port).transpose()?;
-
-    if let Some(ip) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        let ip: Ipv6Addr = ip
-            .parse()
-            .map_err(|_| format!("`{ip}` is not an IPv6 address"))?;
-        return Ok(Some(Entry {
-            pattern: Pattern::Ip(IpAddr::V6(ip)),
-            port,
-        }));
-    }
-    if let Ok(ip) = host.parse::<Ipv6Addr>() {
-        return Ok(Some(Entry {
-            pattern: Pattern::Ip(IpAddr::V6(ip)),
-            port,
-        }));
-    }
-    if host == "*" {
-        return Err("`*` takes no port; it allows every public host on every port".to_owned());
-    }
-    let (wildcard, name) = match host.strip_prefix("*.") {
-        Some(rest) => (true, rest),
-        None => (false, host),
-    };
-    if name.contains('*') {
-        return Err("a wildcard is only allowed as a leading `*.`".to_owned());
-    }
-    let parsed = Host::parse(name).map_err(|e| format!("`{name}` is not a valid host: {e}"))?;
-    let pattern = match (parsed, wildcard) {
-        (Host::Domain(d), false) => Pattern::Domain(normalize_domain(&d)),
-        (Host::Domain(d), true) => Pattern::Subdomains(normalize_domain(&d)),
-        (Host::Ipv4(v4), false) => Pattern::Ip(IpAddr::V4(v4)),
-        (Host::Ipv6(v6), false) => Pattern::Ip(IpAddr::V6(v6)),
-        (Host::Ipv4(_) | Host::Ipv6(_), true) => {
-            return Err("`*.` must be followed by a domain name, not an address".to_owned());
-        }
-    };
-    if matches!(&pattern, Pattern::Domain(d) | Pattern::Subdomains(d) if d.is_empty()) {
-        return Err("empty host".to_owned());
-    }
-    Ok(Some(Entry { pattern, port }))
-}
-
-/// Splits `host[:port]`, `[v6][:port]`; a bare IPv6 address (several colons) has no port.
-fn split_host_port(text: &str) -> Result<(&str, Option<&str>), String> {
-    if text.starts_with('[') {
-        let Some(end) = text.find(']') else {
-            return Err("missing `]` after an IPv6 address".to_owned());
-        };
-        let (host, rest) = text.split_at(end + 1);
-        return match rest {
-            "" => Ok((host, None)),
-            _ => match rest.strip_prefix(':') {
-                Some(port) => Ok((host, Some(port))),
-                None => Err(format!("unexpected `{rest}` after `{host}`")),
-            },
-        };
-    }
-    match text.matches(':').count() {
-        0 => Ok((text, None)),
-        1 => match text.split_once(':') {
-            Some((host, port)) => Ok((host, Some(port))),
-            None => Ok((text, None)),
-        },
-        _ => Ok((text, None)),
-    }
-}
-
-fn parse_port(port: &str) -> Result<u16, String> {
-    match port.parse::<u16>() {
-        Ok(p) if p != 0 => Ok(p),
-        _ => Err(format!("`{port}` is not a port (1-65535)")),
     }
 }
 
@@ -335,69 +192,6 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
-    }
-
-    #[test]
-    fn entries_in_every_documented_form_parse() {
-        let cases: &[(&str, Pattern, Option<u16>)] = &[
-            (
-                "api.openai.com",
-                Pattern::Domain("api.openai.com".into()),
-                None,
-            ),
-            (
-                "API.OpenAI.com.",
-                Pattern::Domain("api.openai.com".into()),
-                None,
-            ),
-            (
-                "api.openai.com:443",
-                Pattern::Domain("api.openai.com".into()),
-                Some(443),
-            ),
-            (
-                "127.0.0.1:11434",
-                Pattern::Ip("127.0.0.1".parse().unwrap()),
-                Some(11434),
-            ),
-            ("127.0.0.1", Pattern::Ip("127.0.0.1".parse().unwrap()), None),
-            (
-                "[::1]:11434",
-                Pattern::Ip("::1".parse().unwrap()),
-                Some(11434),
-            ),
-            ("[::1]", Pattern::Ip("::1".parse().unwrap()), None),
-            (
-                "fd00:ec2::254",
-                Pattern::Ip("fd00:ec2::254".parse().unwrap()),
-                None,
-            ),
-            (
-                "*.example.com",
-                Pattern::Subdomains("example.com".into()),
-                None,
-            ),
-            (
-                "*.example.com:8443",
-                Pattern::Subdomains("example.com".into()),
-                Some(8443),
-            ),
-            ("  localhost  ", Pattern::Domain("localhost".into()), None),
-            (
-                "bücher.example",
-                Pattern::Domain("xn--bcher-kva.example".into()),
-                None,
-            ),
-        ];
-        for (raw, pattern, port) in cases {
-            let parsed = parse_entry(raw);
-            let expected = Entry {
-                pattern: pattern.clone(),
-                port: *port,
-            };
-            assert_eq!(parsed, Ok(Some(expected)), "entry `{raw}`");
-        }
-        assert_eq!(parse_entry("*"), Ok(None));
     }
 
     #[test]

@@ -1,4 +1,3 @@
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -7,7 +6,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use meridian_core::ContentHash;
-use url::{Host, Url};
+use meridian_core::net::{MailRelay, MailRelayError};
 
 use crate::{MailError, OutgoingEmail, SmtpFailure, build_message};
 
@@ -130,19 +129,44 @@ impl Mailer {
         password_env: Option<&str>,
         outbox_dir: &Path,
     ) -> Result<Self, MailError> {
-        let smtp_url = smtp_url.trim();
-        if smtp_url.is_empty() {
-            std::fs::create_dir_all(outbox_dir).map_err(|source| MailError::OutboxDir {
-                path: outbox_dir.to_owned(),
-                source,
-            })?;
-            return Ok(Self {
-                transport: Transport::Outbox(outbox_dir.to_owned()),
-            });
+        let relay = MailRelay::parse(smtp_url).map_err(|e| match e {
+            MailRelayError::PasswordInUrl { relay } => MailError::PasswordInUrl { relay },
+            MailRelayError::PlainToRemote { host, relay } => {
+                MailError::PlainSmtpRefused { relay, host }
+            }
+            other => MailError::SmtpUrl {
+                url: redact_userinfo(smtp_url.trim()),
+                reason: other.to_string(),
+            },
+        })?;
+        Self::from_relay(&relay, password_env, outbox_dir)
+    }
+
+    /// Sets up the transport for a relay parsed already (a region's
+    /// validated `[mail]`); see [`Mailer::new`] for what each form means.
+    ///
+    /// # Errors
+    /// [`MailError::SmtpUrl`], [`MailError::MissingPassword`] or
+    /// [`MailError::OutboxDir`].
+    pub fn from_relay(
+        relay: &MailRelay,
+        password_env: Option<&str>,
+        outbox_dir: &Path,
+    ) -> Result<Self, MailError> {
+        match relay {
+            MailRelay::Outbox => {
+                std::fs::create_dir_all(outbox_dir).map_err(|source| MailError::OutboxDir {
+                    path: outbox_dir.to_owned(),
+                    source,
+                })?;
+                Ok(Self {
+                    transport: Transport::Outbox(outbox_dir.to_owned()),
+                })
+            }
+            MailRelay::Smtp(relay) => Ok(Self {
+                transport: Transport::Smtp(Box::new(smtp_relay(relay, password_env)?)),
+            }),
         }
-        Ok(Self {
-            transport: Transport::Smtp(Box::new(smtp_relay(smtp_url, password_env)?)),
-        })
     }
 
     /// Builds `email` (see [`build_message`]) and hands it to the transport.
@@ -238,133 +262,51 @@ impl Mailer {
     }
 }
 
-/// Parses and checks the SMTP URL, then lets lettre build from it (so the
-/// URL means exactly what lettre documents) and adds credentials, timeouts
-/// and the pool.
-fn smtp_relay(smtp_url: &str, password_env: Option<&str>) -> Result<SmtpRelay, MailError> {
+/// Lets lettre build from the relay's URL (so the URL means exactly what
+/// lettre documents) and adds credentials, timeouts and the pool. The URL was
+/// checked by [`MailRelay::parse`]: a known scheme and encryption, a host, no
+/// password, plain SMTP only to loopback.
+fn smtp_relay(
+    relay: &meridian_core::net::SmtpRelay,
+    password_env: Option<&str>,
+) -> Result<SmtpRelay, MailError> {
     let bad = |reason: &str| MailError::SmtpUrl {
-        url: redact_userinfo(smtp_url),
+        url: redact_userinfo(relay.url()),
         reason: reason.to_owned(),
     };
-    let url = Url::parse(smtp_url).map_err(|e| bad(&e.to_string()))?;
-    let host = url.host().ok_or_else(|| bad("it names no host"))?;
-    let host_str = url.host_str().unwrap_or_default().to_owned();
-    let tls = url
-        .query_pairs()
-        .find(|(k, _)| k == "tls")
-        .map(|(_, v)| v.into_owned());
-    // Default ports as lettre picks them.
-    let (encrypted, default_port) = match (url.scheme(), tls.as_deref()) {
-        ("smtps", _) => (true, 465),
-        ("smtp", Some("required")) => (true, 587),
-        ("smtp", Some("opportunistic")) => (false, 587),
-        ("smtp", None) => (false, 25),
-        _ => {
-            return Err(bad(
-                "use `smtps://host`, `smtp://host?tls=required`, or `smtp://` to a loopback host",
-            ));
-        }
-    };
-    let port = url.port().unwrap_or(default_port);
-    let relay = format!("{host_str}:{port}");
-    if !encrypted && !is_loopback(&host) {
-        return Err(MailError::PlainSmtpRefused {
-            relay,
-            host: host_str,
-        });
-    }
-    if url.password().is_some() {
-        return Err(MailError::PasswordInUrl { relay });
-    }
-    let user = percent_decode(url.username()).map_err(|reason| bad(&reason))?;
-
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(relay.url())
         .map_err(|e| bad(&e.to_string()))?;
-    match (user.is_empty(), password_env) {
-        (false, Some(var)) => {
+    match (relay.user(), password_env) {
+        (Some(user), Some(var)) => {
             let password = std::env::var(var).map_err(|_| MailError::MissingPassword {
-                relay: relay.clone(),
+                relay: relay.host_port(),
                 var: var.to_owned(),
             })?;
-            builder = builder.credentials(Credentials::new(user, password));
+            builder = builder.credentials(Credentials::new(user.to_owned(), password));
         }
-        (true, Some(_)) => {
+        (None, Some(_)) => {
             return Err(bad(
                 "`password_env` is set but the URL names no user (`smtps://user@host`)",
             ));
         }
-        (false, None) => {
+        (Some(_), None) => {
             return Err(bad(
                 "the URL names a user but no `password_env` says where the password is",
             ));
         }
-        (true, None) => {}
+        (None, None) => {}
     }
     let builder = builder.timeout(Some(SMTP_TIMEOUT)).pool_config(
         PoolConfig::new()
             .max_size(SMTP_POOL_MAX)
             .idle_timeout(SMTP_POOL_IDLE),
     );
-
-    let scheme = url.scheme();
-    let suffix = match tls.as_deref() {
-        Some(t) if scheme == "smtp" => format!("?tls={t}"),
-        _ => String::new(),
-    };
-    let host_display = match host {
-        Host::Ipv6(ip) => format!("[{ip}]"),
-        Host::Ipv4(_) | Host::Domain(_) => host_str,
-    };
     Ok(SmtpRelay {
-        description: format!("{scheme}://{host_display}:{port}{suffix}"),
-        relay,
+        description: relay.to_string(),
+        relay: relay.host_port(),
         builder,
         transport: OnceLock::new(),
     })
-}
-
-/// Loopback by name or address; a name other than `localhost` is not
-/// resolved here (it could point anywhere later), so it is not loopback.
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        // `smtp:` is not a "special" URL scheme, so `url` leaves an IPv4
-        // address as an opaque domain; parse it here.
-        Host::Domain(name) => match name.parse::<IpAddr>() {
-            Ok(ip) => ip.is_loopback(),
-            Err(_) => {
-                let name = name.trim_end_matches('.');
-                name.eq_ignore_ascii_case("localhost")
-                    || name.to_ascii_lowercase().ends_with(".localhost")
-            }
-        },
-        Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
-        Host::Ipv6(ip) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> Result<String, String> {
-    // `url` keeps the user name percent-encoded; decode it by hand rather than
-    // pull in another crate for four lines.
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .ok_or("a `%` in the user name is not followed by two hex digits")?;
-            let b = u8::from_str_radix(hex, 16)
-                .map_err(|_| "a `%` in the user name is not followed by two hex digits")?;
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the user name is not UTF-8 once decoded".to_owned())
 }
 
 /// `scheme://user:pass@host…` → `scheme://***@host…`, so a URL in an error

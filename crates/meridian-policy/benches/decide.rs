@@ -36,7 +36,10 @@ fn j(code: &str) -> Jurisdiction {
 fn gate(id: &str, jurisdiction: &str, forbidden: &[&str], allow: &[&str]) -> PolicyGate {
     let mut facts = RegionFacts::new(RegionId::parse(id).expect("region id"), j(jurisdiction));
     facts.forbidden_origins = forbidden.iter().map(|c| j(c)).collect();
-    facts.egress_allow = allow.iter().map(|s| (*s).to_owned()).collect();
+    facts.egress_allow = allow
+        .iter()
+        .map(|s| s.parse().expect("allow entry"))
+        .collect();
     facts.mail_relay = OUTBOX_RELAY.to_owned();
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies"));
     PolicyGate::load(dir, &facts).expect("shipped policies load")

@@ -25,6 +25,7 @@ use cedar_policy::{
     EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Request,
     RestrictedExpression, Schema, ValidationMode, Validator,
 };
+use meridian_core::net::AllowEntry;
 use meridian_core::{ContentHash, DataClass};
 
 use crate::error::PolicyError;
@@ -77,8 +78,8 @@ struct Inner {
     model_type: EntityTypeName,
     host_type: EntityTypeName,
     relay_type: EntityTypeName,
-    /// Hosts named explicitly in `egress.allow`: (host, port if the entry has one).
-    listed: Vec<(String, Option<u16>)>,
+    /// The entries of `egress.allow` that name a host ([`AllowEntry::names_host`]).
+    listed: Vec<AllowEntry>,
     /// `@reason` by `@id`.
     reasons: HashMap<String, String>,
     texts: Vec<PolicyText>,
@@ -362,7 +363,8 @@ impl PolicyGate {
                 listed: region
                     .egress_allow
                     .iter()
-                    .filter_map(|e| parse_allow_entry(e))
+                    .filter(|e| e.names_host())
+                    .cloned()
                     .collect(),
                 reasons,
                 texts,
@@ -561,10 +563,7 @@ impl PolicyGate {
                 },
             ) => {
                 let name = normalise_host(name);
-                let listed = inner
-                    .listed
-                    .iter()
-                    .any(|(h, p)| *h == name && p.is_none_or(|p| p == port));
+                let listed = inner.listed.iter().any(|e| e.names(&name, Some(port)));
                 let uid = EntityUid::from_type_name_and_id(
                     inner.host_type.clone(),
                     EntityId::new(format!("{name}:{port}")),
@@ -719,31 +718,6 @@ fn normalise_host(host: &str) -> String {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(h);
     h.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// An `egress.allow` entry that names a host: `host`, `host:port`, `[v6]:port`.
-/// `*` and `*.domain` name no host (they match; they do not consent to private addresses).
-fn parse_allow_entry(entry: &str) -> Option<(String, Option<u16>)> {
-    let e = entry.trim();
-    if e.is_empty() || e == "*" || e.starts_with("*.") {
-        return None;
-    }
-    if let Some(rest) = e.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        return Some((normalise_host(host), port));
-    }
-    match e.rsplit_once(':') {
-        // One colon: host:port. More: a bare IPv6 address.
-        Some((host, port)) if !host.contains(':') => {
-            Some((normalise_host(host), Some(port.parse().ok()?)))
-        }
-        _ => Some((normalise_host(e), None)),
-    }
 }
 
 fn read(path: &Path) -> Result<String, PolicyError> {
@@ -947,26 +921,6 @@ mod tests {
             );
             assert!(checked.is_ok(), "{action}: {:?}", checked.err());
         }
-    }
-
-    #[test]
-    fn allow_entries_name_hosts_only_when_explicit() {
-        assert_eq!(
-            parse_allow_entry("127.0.0.1:11434"),
-            Some(("127.0.0.1".to_owned(), Some(11434)))
-        );
-        assert_eq!(
-            parse_allow_entry("API.OpenAI.com"),
-            Some(("api.openai.com".to_owned(), None))
-        );
-        assert_eq!(
-            parse_allow_entry("[::1]:8080"),
-            Some(("::1".to_owned(), Some(8080)))
-        );
-        assert_eq!(parse_allow_entry("::1"), Some(("::1".to_owned(), None)));
-        assert_eq!(parse_allow_entry("*"), None);
-        assert_eq!(parse_allow_entry("*.example.com"), None);
-        assert_eq!(parse_allow_entry("host:notaport"), None);
     }
 
     #[test]

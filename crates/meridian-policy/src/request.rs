@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use meridian_core::net::AllowEntry;
 use meridian_core::{DataClass, Jurisdiction, RegionId};
 use serde::Serialize;
 
@@ -50,9 +51,10 @@ pub struct RegionFacts {
     pub jurisdiction: Jurisdiction,
     /// `[policy] forbidden_origins`: models built in these jurisdictions are refused.
     pub forbidden_origins: Vec<Jurisdiction>,
-    /// `[egress] allow`, as written: a host named here (not only matched by
-    /// `*` or `*.domain`) is `listed`, which admits it even when private.
-    pub egress_allow: Vec<String>,
+    /// `[egress] allow`: a host an entry names ([`AllowEntry::names_host`]:
+    /// not only matched by `*` or `*.domain`) is `listed`, which admits it
+    /// even when private.
+    pub egress_allow: Vec<AllowEntry>,
     /// `[egress] allow_private`.
     pub allow_private: bool,
     /// The region's own mail relay: the host of `[mail] smtp_url`, or

@@ -96,7 +96,8 @@ impl Region {
                 violations: violations.iter().map(ToString::to_string).collect(),
             });
         }
-        let store = RegionStore::open(&region, &config.storage_url, config.max_connections).await?;
+        let store =
+            RegionStore::open(&region, config.storage_url.expose(), config.max_connections).await?;
         let audit_err = |source| RuntimeError::Audit {
             region: region.clone(),
             source,
@@ -125,8 +126,7 @@ impl Region {
             region: region.clone(),
             source,
         };
-        let rules = EgressRules::new(&config.egress.allow, config.egress.allow_private)
-            .map_err(egress_err)?;
+        let rules = EgressRules::from_entries(&config.egress.allow, config.egress.allow_private);
         let egress_options = EgressOptions {
             connect_timeout: config.egress.connect_timeout,
             total_timeout: config.egress.timeout,
@@ -155,8 +155,8 @@ impl Region {
         })
         .with_budget(Arc::clone(&budget))
         .with_gate(call_gate);
-        let mailer = Mailer::new(
-            &config.mail.smtp_url,
+        let mailer = Mailer::from_relay(
+            &config.mail.relay,
             config.mail.password_env.as_deref(),
             &config.mail.outbox_dir,
         )

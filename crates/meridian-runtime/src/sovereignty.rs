@@ -37,7 +37,6 @@
 //! allowed that model; `clippy.toml` forbids them anywhere else.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -45,6 +44,7 @@ use meridian_audit::{
     AuditEvent, AuditKind, AuditLog, Decision as AuditDecision, Effect, ModelRef,
 };
 use meridian_config::{ModelConfig, ModelRole, ProviderKind, RegionConfig};
+use meridian_core::net::{MailRelay, classify_host};
 use meridian_core::{DataClass, RegionId};
 use meridian_egress::{
     EgressClient, EgressRules, GateFuture, GateRefusal, RequestGate, RequestHop, RequestOutcome,
@@ -94,21 +94,16 @@ pub fn region_facts(config: &RegionConfig) -> RegionFacts {
         .clone_from(&config.policy.forbidden_origins);
     facts.egress_allow.clone_from(&config.egress.allow);
     facts.allow_private = config.egress.allow_private;
-    facts.mail_relay = mail_relay(&config.mail.smtp_url);
+    facts.mail_relay = mail_relay(&config.mail.relay);
     facts
 }
 
 /// The SMTP relay's host, or [`OUTBOX_RELAY`] when mail goes to the outbox.
 #[must_use]
-pub fn mail_relay(smtp_url: &str) -> String {
-    if smtp_url.trim().is_empty() {
-        return OUTBOX_RELAY.to_owned();
-    }
-    url::Url::parse(smtp_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        // Config validation refuses a bad URL first; should one get here, it names no relay at all.
-        .unwrap_or_default()
+pub fn mail_relay(relay: &MailRelay) -> String {
+    relay
+        .smtp()
+        .map_or_else(|| OUTBOX_RELAY.to_owned(), |smtp| smtp.host().to_owned())
 }
 
 /// A model's facts for the gate.
@@ -138,7 +133,7 @@ fn model_use(role: ModelRole) -> ModelUse {
 /// endpoint (whether the region's egress allow-list admits it included).
 #[must_use]
 pub fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
-    let rules = EgressRules::new(&config.egress.allow, config.egress.allow_private).ok();
+    let rules = EgressRules::from_entries(&config.egress.allow, config.egress.allow_private);
     let mut index: HashMap<&'static str, usize> = HashMap::new();
     config
         .all_models()
@@ -155,7 +150,7 @@ pub fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
                     Some(Endpoint {
                         private: is_private_literal(&host),
                         port: u.port_or_known_default()?,
-                        admitted: rules.as_ref().is_some_and(|r| r.check_url(u).is_ok()),
+                        admitted: rules.check_url(u).is_ok(),
                         host,
                     })
                 }),
@@ -165,27 +160,12 @@ pub fn configured_models(config: &RegionConfig) -> Vec<ConfiguredModel> {
 }
 
 /// Whether a host is known to be private without a DNS lookup: an IP literal
-/// in a private, loopback, link-local or unspecified range, or `localhost`.
+/// outside public ranges, or `localhost` and names below it
+/// ([`meridian_core::net::HostClass::needs_consent`], the egress guard's own classes).
 /// Names are judged by the egress guard at connect time; here they count as public.
 #[must_use]
 pub fn is_private_literal(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
-            ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(IpAddr::V6(ip)) => {
-            let first = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-        Err(_) => {
-            bare.eq_ignore_ascii_case("localhost")
-                || bare.to_ascii_lowercase().ends_with(".localhost")
-        }
-    }
+    classify_host(host).needs_consent()
 }
 
 /// Loads a region's gate from `policies_dir`.
@@ -863,11 +843,9 @@ mod tests {
 
     #[test]
     fn the_relay_is_the_smtp_host_or_the_outbox() {
-        assert_eq!(mail_relay(""), OUTBOX_RELAY);
-        assert_eq!(
-            mail_relay("smtps://Relay.Example.com:465"),
-            "relay.example.com"
-        );
+        let relay = |url: &str| mail_relay(&MailRelay::parse(url).unwrap());
+        assert_eq!(relay(""), OUTBOX_RELAY);
+        assert_eq!(relay("smtps://Relay.Example.com:465"), "relay.example.com");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
 use meridian_config::{ModelConfig, RegionConfig};
 use meridian_core::Jurisdiction;
+use meridian_core::net;
 use serde::Serialize;
 
 pub use identity::{PolicyFile, config_hash, policy_bundle_hash};
@@ -598,30 +599,20 @@ fn host_and_port(hostport: &str) -> (String, Option<u16>) {
     }
 }
 
-/// The allow-list entry that admits `hostport`, by the rules of the region's
-/// egress guard (`host`, `host:port`, `*.domain`, `*` for any public host).
-fn admitted_by(allow: &[String], hostport: &str) -> Option<String> {
+/// The allow-list entry that admits `hostport` ([`net::AllowEntry::admits`], the
+/// egress guard's own rule), shown in its canonical form; an explicit entry
+/// before `*`. A recorded host without a port fits port-less entries only.
+fn admitted_by(allow: &[net::AllowEntry], hostport: &str) -> Option<String> {
     let (host, port) = host_and_port(hostport);
-    let mut star = None;
-    for entry in allow {
-        let e = entry.trim();
-        if e == "*" {
-            star = Some(entry.clone());
-            continue;
-        }
-        let (pattern, entry_port) = host_and_port(e);
-        if entry_port.is_some() && entry_port != port {
-            continue;
-        }
-        let matched = match pattern.strip_prefix("*.") {
-            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
-            None => pattern.trim_end_matches('.') == host.trim_end_matches('.'),
-        };
-        if matched {
-            return Some(entry.clone());
-        }
-    }
-    star
+    let fits = |e: &net::AllowEntry| match port {
+        Some(p) => e.admits(&host, p),
+        None => e.port().is_none() && e.matches_host(&host),
+    };
+    allow
+        .iter()
+        .find(|e| !e.is_any() && fits(e))
+        .or_else(|| allow.iter().find(|e| e.is_any()))
+        .map(ToString::to_string)
 }
 
 fn model_lines(config: &RegionConfig) -> Vec<ModelLine> {
@@ -1156,9 +1147,12 @@ pub async fn build_report(
         egress: Egress {
             allow_list: allow
                 .iter()
-                .map(|e| AllowEntry {
-                    entry: e.clone(),
-                    used: used_entries.contains(e),
+                .map(|e| {
+                    let entry = e.to_string();
+                    AllowEntry {
+                        used: used_entries.contains(&entry),
+                        entry,
+                    }
                 })
                 .collect(),
             allow_private: config.egress.allow_private,
@@ -1230,10 +1224,11 @@ mod tests {
 
     #[test]
     fn allow_list_matching_follows_the_egress_rules() {
-        let allow: Vec<String> = ["api.openai.com", "127.0.0.1:11434", "*.example.com", "*"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let allow: Vec<net::AllowEntry> =
+            ["api.openai.com", "127.0.0.1:11434", "*.example.com", "*"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect();
         assert_eq!(
             admitted_by(&allow, "api.openai.com").as_deref(),
             Some("api.openai.com")
@@ -1255,7 +1250,7 @@ mod tests {
             admitted_by(&allow, "feeds.example.com").as_deref(),
             Some("*.example.com")
         );
-        let narrow: Vec<String> = vec!["*.example.com".into()];
+        let narrow: Vec<net::AllowEntry> = vec!["*.example.com".parse().unwrap()];
         assert_eq!(
             admitted_by(&narrow, "example.com"),
             None,

@@ -170,12 +170,16 @@ async fn open_log(
     let config = super::load_region(cli, region)?;
     let key =
         keys::load_signing_key(&config.id, &cli.data_dir, key_file).map_err(|e| key_error(&e))?;
-    let store = RegionStore::open(&config.id, &config.storage_url, config.max_connections)
-        .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_RUNTIME)
-        })?;
+    let store = RegionStore::open(
+        &config.id,
+        config.storage_url.expose(),
+        config.max_connections,
+    )
+    .await
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_RUNTIME)
+    })?;
     let log = AuditLog::open(store, key).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_RUNTIME)

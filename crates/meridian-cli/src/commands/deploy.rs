@@ -39,6 +39,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use meridian_config::{Problem, ProviderKind, RegionConfig, StorageBackend};
 use meridian_core::RegionId;
+use meridian_core::net::{AllowEntry, HostClass, classify_host};
 
 use self::yaml::{Map, Node};
 use crate::{Cli, EXIT_CONFIG};
@@ -47,8 +48,6 @@ use crate::{Cli, EXIT_CONFIG};
 const IMAGE_REPOSITORY: &str = "ghcr.io/meridian-kit/meridian";
 /// The port the in-cluster Ollama Service listens on.
 const OLLAMA_PORT: u16 = 11434;
-/// PostgreSQL's port when the URL names none.
-const POSTGRES_PORT: u16 = 5432;
 /// The ports a port-less allow entry (and `*`) opens in the NetworkPolicy:
 /// the egress guard only speaks HTTP and HTTPS.
 const WEB_PORTS: [u16; 2] = [80, 443];
@@ -268,7 +267,7 @@ struct Deployed {
     /// Every model endpoint: (host, port, which model needs it).
     endpoints: Vec<(String, u16, String)>,
     /// `egress.allow` after the move.
-    allow: Vec<String>,
+    allow: Vec<AllowEntry>,
 }
 
 /// The in-cluster Ollama of a region.
@@ -350,32 +349,7 @@ fn problem(config: &RegionConfig, key: &str, reason: String) -> Problem {
 
 /// Whether a host is the pod itself: loopback, `localhost` or unspecified.
 fn is_loopback_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback() || ip.is_unspecified(),
-        Err(_) => {
-            let h = bare.trim_end_matches('.').to_ascii_lowercase();
-            h == "localhost" || h.ends_with(".localhost")
-        }
-    }
-}
-
-/// `(host, port)` of an allow-list entry: `host`, `host:port`, `[v6]:port`,
-/// a bare IPv6 address, `*` or `*.domain`.
-fn split_host_port(entry: &str) -> (String, Option<u16>) {
-    let e = entry.trim();
-    if let Some(rest) = e.strip_prefix('[')
-        && let Some((host, after)) = rest.split_once(']')
-    {
-        return (
-            format!("[{host}]"),
-            after.strip_prefix(':').and_then(|p| p.parse().ok()),
-        );
-    }
-    match e.split_once(':') {
-        Some((host, port)) if !port.contains(':') => (host.to_owned(), port.parse().ok()),
-        _ => (e.to_owned(), None),
-    }
+    classify_host(host).is_this_machine()
 }
 
 /// The in-cluster URL replacing a loopback Ollama endpoint, or `None` when the
@@ -396,25 +370,37 @@ fn in_cluster_endpoint(endpoint: &url::Url, service: &str) -> Option<String> {
     ))
 }
 
-/// `egress.allow` with loopback entries covering a moved endpoint replaced by
-/// one entry for the Service, where the first of them stood.
-fn rewrite_allow(allow: &[String], moved_ports: &BTreeSet<u16>, service: &str) -> Vec<String> {
+/// Whether an allow entry stands for a moved endpoint: a loopback host on a
+/// moved port, or on any port.
+fn covers_moved(entry: &AllowEntry, moved_ports: &BTreeSet<u16>) -> bool {
+    entry.host_class().is_some_and(HostClass::is_this_machine)
+        && entry.port().is_none_or(|p| moved_ports.contains(&p))
+}
+
+/// `egress.allow` with the entries covering a moved endpoint replaced by one
+/// entry for the Service, where the first of them stood (first when none
+/// stood and an endpoint moved). Works on the parsed entries and on the
+/// entries as written in the region file alike.
+fn rewrite_allow<T: Clone>(
+    allow: &[T],
+    moved: impl Fn(&T) -> bool,
+    service: T,
+    any_moved: bool,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(allow.len());
     let mut placed = false;
     for entry in allow {
-        let (host, port) = split_host_port(entry);
-        let covers_moved = port.is_none_or(|p| moved_ports.contains(&p));
-        if is_loopback_host(&host) && covers_moved {
+        if moved(entry) {
             if !placed {
-                out.push(format!("{service}:{OLLAMA_PORT}"));
+                out.push(service.clone());
                 placed = true;
             }
         } else {
             out.push(entry.clone());
         }
     }
-    if !placed && !moved_ports.is_empty() {
-        out.insert(0, format!("{service}:{OLLAMA_PORT}"));
+    if !placed && any_moved {
+        out.insert(0, service);
     }
     out
 }
@@ -464,7 +450,18 @@ fn deploy_config(config: &RegionConfig, region_text: &str) -> Result<Deployed, V
             (_, None) => endpoints.push((host.to_owned(), port, purpose)),
         }
     }
-    let allow = rewrite_allow(&config.egress.allow, &moved_ports, &service);
+    let allow = match AllowEntry::parse(&format!("{service}:{OLLAMA_PORT}")) {
+        Ok(service_entry) => rewrite_allow(
+            &config.egress.allow,
+            |e| covers_moved(e, &moved_ports),
+            service_entry,
+            !moved_ports.is_empty(),
+        ),
+        Err(e) => {
+            problems.push(problem(config, "id", e.to_string()));
+            Vec::new()
+        }
+    };
     let region_text = if pull.is_empty() {
         region_text.to_owned()
     } else {
@@ -565,9 +562,14 @@ fn rewrite_region_file(
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect();
-        let mut array: Array = rewrite_allow(&entries, moved_ports, service)
-            .into_iter()
-            .collect();
+        let mut array: Array = rewrite_allow(
+            &entries,
+            |e| AllowEntry::parse(e).is_ok_and(|e| covers_moved(&e, moved_ports)),
+            format!("{service}:{OLLAMA_PORT}"),
+            !moved_ports.is_empty(),
+        )
+        .into_iter()
+        .collect();
         array.fmt();
         let decor = allow.decor().clone();
         *allow = Value::Array(array);
@@ -580,26 +582,22 @@ fn rewrite_region_file(
     Ok((format!("{header}{doc}"), count))
 }
 
-/// Where a host is, for the NetworkPolicy. See [`Peer`].
+/// Where a host is, for the NetworkPolicy, by [`classify_host`]. See [`Peer`].
 fn peer_for(host: &str, ollama: Option<&Ollama>, database: bool) -> Peer {
     if ollama.is_some_and(|o| o.service == host) {
         return Peer::Ollama;
     }
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        let bits = if ip.is_ipv4() { 32 } else { 128 };
-        return Peer::Cidr(format!("{ip}/{bits}"));
-    }
-    let name = bare
-        .trim_start_matches("*.")
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    if !name.contains('.') || name.ends_with(".svc") || name.ends_with(".cluster.local") {
-        Peer::Cluster
-    } else if database {
-        Peer::Any
-    } else {
-        Peer::Public
+    match classify_host(host) {
+        HostClass::Address(_) => {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            match bare.parse::<IpAddr>() {
+                Ok(ip) => Peer::Cidr(format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 })),
+                Err(_) => Peer::Any,
+            }
+        }
+        HostClass::Localhost | HostClass::ClusterName => Peer::Cluster,
+        HostClass::DnsName if database => Peer::Any,
+        HostClass::DnsName => Peer::Public,
     }
 }
 
@@ -645,8 +643,8 @@ fn egress_rules(
         }
     };
     for (i, entry) in deployed.allow.iter().enumerate() {
-        let (host, port) = split_host_port(entry);
-        if is_loopback_host(&host) {
+        let (host, port) = (entry.host_text(), entry.port());
+        if entry.host_class().is_some_and(HostClass::is_this_machine) {
             problems.push(problem(
                 config,
                 &format!("egress.allow[{i}]"),
@@ -665,24 +663,27 @@ fn egress_rules(
     for (host, port, purpose) in &deployed.endpoints {
         add(host, false, &[*port], purpose.clone());
     }
-    if !config.mail.smtp_url.is_empty() {
-        match smtp_host_port(&config.mail.smtp_url) {
-            Some((host, _)) if is_loopback_host(&host) => problems.push(problem(
+    if let Some(smtp) = config.mail.relay.smtp() {
+        if smtp.host_class().is_this_machine() {
+            problems.push(problem(
                 config,
                 "mail.smtp_url",
-                format!("relay `{host}` is on loopback: in a pod it reaches only the pod itself"),
-            )),
-            Some((host, port)) => add(
-                &host,
+                format!(
+                    "relay `{}` is on loopback: in a pod it reaches only the pod itself",
+                    smtp.host()
+                ),
+            ));
+        } else {
+            add(
+                smtp.host(),
                 false,
-                &[port],
+                &[smtp.port()],
                 "mail.smtp_url (SMTP relay)".to_owned(),
-            ),
-            None => problems.push(problem(config, "mail.smtp_url", "names no host".to_owned())),
+            );
         }
     }
     if config.storage_backend == StorageBackend::Postgres {
-        match postgres_host_port(&config.storage_url) {
+        match config.storage_url.host_port() {
             Some((host, _)) if is_loopback_host(&host) => problems.push(problem(
                 config,
                 "storage.url",
@@ -701,29 +702,6 @@ fn egress_rules(
     } else {
         Err(problems)
     }
-}
-
-/// Host and port of an SMTP URL, with lettre's default ports.
-fn smtp_host_port(smtp_url: &str) -> Option<(String, u16)> {
-    let url = url::Url::parse(smtp_url).ok()?;
-    let host = url.host_str().filter(|h| !h.is_empty())?.to_owned();
-    let tls = url
-        .query_pairs()
-        .find(|(k, _)| k == "tls")
-        .map(|(_, v)| v.into_owned());
-    let default = match (url.scheme(), tls.as_deref()) {
-        ("smtps", _) => 465,
-        ("smtp", None) => 25,
-        _ => 587,
-    };
-    Some((host, url.port().unwrap_or(default)))
-}
-
-/// Host and port of a PostgreSQL URL.
-fn postgres_host_port(storage_url: &str) -> Option<(String, u16)> {
-    let url = url::Url::parse(storage_url).ok()?;
-    let host = url.host_str().filter(|h| !h.is_empty())?.to_owned();
-    Some((host, url.port().unwrap_or(POSTGRES_PORT)))
 }
 
 /// One environment variable of the pods taken from a Secret.
@@ -759,7 +737,7 @@ fn secret_env(config: &RegionConfig) -> Vec<SecretEnv> {
             ),
         })
         .collect();
-    if !config.mail.smtp_url.is_empty()
+    if config.mail.relay.smtp().is_some()
         && let Some(var) = &config.mail.password_env
     {
         out.push(SecretEnv {
@@ -918,20 +896,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allow_entries_split_into_host_and_port() {
-        for (entry, host, port) in [
-            ("api.openai.com", "api.openai.com", None),
-            ("127.0.0.1:11434", "127.0.0.1", Some(11434)),
-            ("[::1]:8080", "[::1]", Some(8080)),
-            ("::1", "::1", None),
-            ("*", "*", None),
-            ("*.example.com:8443", "*.example.com", Some(8443)),
-        ] {
-            assert_eq!(split_host_port(entry), (host.to_owned(), port), "{entry}");
-        }
-    }
-
-    #[test]
     fn hosts_are_placed_by_kind() {
         let ollama = Ollama {
             service: "meridian-cn-ollama".into(),
@@ -958,40 +922,21 @@ mod tests {
     #[test]
     fn loopback_entries_for_moved_ports_become_the_service_once() {
         let moved = BTreeSet::from([11434]);
-        let allow: Vec<String> = ["127.0.0.1:11434", "localhost", "*", "127.0.0.1:9000"]
-            .map(String::from)
+        let allow: Vec<AllowEntry> = ["127.0.0.1:11434", "localhost", "*", "127.0.0.1:9000"]
+            .map(|e| e.parse().unwrap())
             .to_vec();
+        let rewritten = rewrite_allow(
+            &allow,
+            |e| covers_moved(e, &moved),
+            "svc:11434".parse().unwrap(),
+            true,
+        );
         assert_eq!(
-            rewrite_allow(&allow, &moved, "svc"),
+            rewritten
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["svc:11434", "*", "127.0.0.1:9000"]
-        );
-    }
-
-    #[test]
-    fn smtp_and_postgres_default_ports() {
-        assert_eq!(
-            smtp_host_port("smtps://relay.example"),
-            Some(("relay.example".into(), 465))
-        );
-        assert_eq!(
-            smtp_host_port("smtp://relay.example?tls=required"),
-            Some(("relay.example".into(), 587))
-        );
-        assert_eq!(
-            smtp_host_port("smtp://relay.example"),
-            Some(("relay.example".into(), 25))
-        );
-        assert_eq!(
-            smtp_host_port("smtp://relay.example:2525"),
-            Some(("relay.example".into(), 2525))
-        );
-        assert_eq!(
-            postgres_host_port("postgres://u@db-us/m"),
-            Some(("db-us".into(), 5432))
-        );
-        assert_eq!(
-            postgres_host_port("postgresql://u:p@10.1.2.3:6543/m"),
-            Some(("10.1.2.3".into(), 6543))
         );
     }
 

@@ -99,10 +99,14 @@ pub(crate) async fn open_store(
     region: &str,
 ) -> Result<meridian_store::RegionStore, ExitCode> {
     let config = load_region(cli, region)?;
-    meridian_store::RegionStore::open(&config.id, &config.storage_url, config.max_connections)
-        .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(crate::EXIT_RUNTIME)
-        })
+    meridian_store::RegionStore::open(
+        &config.id,
+        config.storage_url.expose(),
+        config.max_connections,
+    )
+    .await
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(crate::EXIT_RUNTIME)
+    })
 }

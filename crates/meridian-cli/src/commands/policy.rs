@@ -162,7 +162,7 @@ fn explain(cli: &Cli, region: &str) -> anyhow::Result<ExitCode> {
     );
     crate::say!(
         "  egress allow: {}",
-        list_or_none(facts.egress_allow.iter().cloned())
+        list_or_none(facts.egress_allow.iter().map(ToString::to_string))
     );
     crate::say!(
         "  private hosts: {}",

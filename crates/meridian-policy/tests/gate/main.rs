@@ -38,10 +38,10 @@ pub fn region(id: &str) -> RegionFacts {
     match id {
         "us" => {
             facts.forbidden_origins = ["CN", "RU", "IR", "KP"].map(j).to_vec();
-            facts.egress_allow = vec!["api.openai.com".into(), "*".into()];
+            facts.egress_allow = vec!["api.openai.com".parse().unwrap(), "*".parse().unwrap()];
         }
-        "cn" => facts.egress_allow = vec!["127.0.0.1:11434".into(), "*".into()],
-        _ => facts.egress_allow = vec!["api.mistral.ai".into(), "*".into()],
+        "cn" => facts.egress_allow = vec!["127.0.0.1:11434".parse().unwrap(), "*".parse().unwrap()],
+        _ => facts.egress_allow = vec!["api.mistral.ai".parse().unwrap(), "*".parse().unwrap()],
     }
     facts
 }

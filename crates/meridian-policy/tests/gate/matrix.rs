@@ -523,8 +523,8 @@ fn fetch_reaches_admitted_hosts_but_private_ones_only_by_name() {
     );
 
     let mut named = region("us");
-    named.egress_allow.push("[::1]:8080".into());
-    named.egress_allow.push("Feeds.Local".into());
+    named.egress_allow.push("[::1]:8080".parse().unwrap());
+    named.egress_allow.push("Feeds.Local".parse().unwrap());
     let named = PolicyGate::load(&shipped(), &named).unwrap();
     assert!(fetch(&named, "::1", 8080, true, &[Public], purpose::FEED).allowed);
     assert!(fetch(&named, "[::1]", 8080, true, &[Public], purpose::FEED).allowed);

@@ -484,7 +484,7 @@ async fn every_api_error_has_the_one_json_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_database_answers_503_and_writes_nothing_late() {
     let t = TestRegion::new("en-US", false).await;
-    let url = t.region.config().storage_url.clone();
+    let url = t.region.config().storage_url.expose().to_owned();
     let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let served = Served::start(&t).await;
     let addr = served.addr;

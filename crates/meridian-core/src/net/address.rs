@@ -74,12 +74,7 @@ impl AddressClass {
     /// connected to; `literally_listed` when the address itself is an entry.
     /// The operator's naming a host is consent to its private addresses, but
     /// metadata endpoints hold credentials, so only the literal address unlocks them.
-    pub(crate) fn permitted(
-        self,
-        named: bool,
-        literally_listed: bool,
-        allow_private: bool,
-    ) -> bool {
+    pub fn permitted(self, named: bool, literally_listed: bool, allow_private: bool) -> bool {
         match self {
             Self::Public => true,
             Self::CloudMetadata => literally_listed,
