@@ -163,6 +163,14 @@ pub fn show_notes_transcript(episode: &EpisodeMeta) -> Transcript {
     }
 }
 
+/// The word for a transcript (`transcript_word` lists) and the phrases saying
+/// that something is not there yet (`not_available` lists): a show-notes line
+/// holding both is a note about the missing transcript, not content.
+static TRANSCRIPT_WORD: std::sync::LazyLock<meridian_core::lang::ListsMatcher> =
+    std::sync::LazyLock::new(|| meridian_core::lang::ListsMatcher::new(&["transcript_word"]));
+static NOT_AVAILABLE: std::sync::LazyLock<meridian_core::lang::ListsMatcher> =
+    std::sync::LazyLock::new(|| meridian_core::lang::ListsMatcher::new(&["not_available"]));
+
 /// Whether a show-notes line is prose: not a chapter line (it starts with a
 /// clock), not a short heading without sentence punctuation, not a note that
 /// the transcript is missing.
@@ -181,9 +189,7 @@ fn is_prose_line(line: &str) -> bool {
         return false;
     }
     let lower = l.to_lowercase();
-    if lower.contains("transcript")
-        && (lower.contains("not available") || lower.contains("coming soon"))
-    {
+    if TRANSCRIPT_WORD.is_match(&lower) && NOT_AVAILABLE.is_match(&lower) {
         return false;
     }
     let punctuated = l.ends_with(['.', '!', '?', '…', '。', '！', '？', '"', '”', ')']);
@@ -442,6 +448,23 @@ mod tests {
         let t = show_notes_transcript(&ep);
         let texts: Vec<&str> = t.segments.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["Prices fell because cables linked the markets."]);
+        for (note, content) in [
+            (
+                "Das Transkript folgt in Kürze.",
+                "Die Preise fielen, weil Kabel die Märkte verbanden.",
+            ),
+            (
+                "本期文字稿稍后发布。",
+                "因为电缆连通了市场，所以价格下降了。",
+            ),
+        ] {
+            let t = show_notes_transcript(&EpisodeMeta {
+                description: format!("{content}\n{note}"),
+                ..ep.clone()
+            });
+            let texts: Vec<&str> = t.segments.iter().map(|s| s.text.as_str()).collect();
+            assert_eq!(texts, [content], "{note}");
+        }
     }
 
     #[test]
