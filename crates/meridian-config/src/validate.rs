@@ -383,42 +383,7 @@ impl RegionConfig {
         }
 
         // Egress first: model endpoints are checked against it.
-        let mut allow = Vec::with_capacity(raw.egress.allow.len());
-        for (i, entry) in raw.egress.allow.iter().enumerate() {
-            match AllowEntry::parse(entry) {
-                Ok(parsed) => allow.push(parsed),
-                Err(e) => c.push(
-                    format!("egress.allow[{i}]"),
-                    format!("`{}`: {}", e.entry, e.reason),
-                ),
-            }
-        }
-        let egress = EgressSettings {
-            allow,
-            allow_private: raw.egress.allow_private,
-            contact_url: if raw.egress.contact_url.is_empty() {
-                "https://github.com/meridian-kit/meridian".to_owned()
-            } else {
-                raw.egress.contact_url.clone()
-            },
-            connect_timeout: Duration::from_secs(raw.egress.connect_timeout_secs.unwrap_or(10)),
-            timeout: Duration::from_secs(raw.egress.timeout_secs.unwrap_or(60)),
-            max_body_bytes: raw.egress.max_body_bytes.unwrap_or(50 * 1024 * 1024),
-            max_concurrent_fetches: raw.egress.max_concurrent_fetches.unwrap_or(16),
-            max_fetches_per_host: raw.egress.max_fetches_per_host.unwrap_or(2),
-        };
-        if egress.max_concurrent_fetches == 0 {
-            c.push("egress.max_concurrent_fetches", "must be at least 1");
-        }
-        if egress.max_fetches_per_host == 0 {
-            c.push("egress.max_fetches_per_host", "must be at least 1");
-        }
-        if url::Url::parse(&egress.contact_url).is_err() {
-            c.push(
-                "egress.contact_url",
-                format!("`{}` is not a URL", egress.contact_url),
-            );
-        }
+        let egress = validate_egress(&mut c, &raw.egress);
 
         // When the jurisdiction itself is invalid a problem is already recorded; `ZZ`
         // only lets the model checks run so that their problems are reported too.
@@ -430,89 +395,12 @@ impl RegionConfig {
         let transcribe_models = models(&mut c, ModelRole::Transcribe, &raw.models.transcribe);
         let embed_models = models(&mut c, ModelRole::Embed, &raw.models.embed);
         let translate_models = models(&mut c, ModelRole::Translate, &raw.models.translate);
-        if raw.models.insight.is_empty() {
-            c.push(
-                "models.insight",
-                "the insight role needs at least one model, ending with `builtin`",
-            );
-        } else if raw
-            .models
-            .insight
-            .last()
-            .is_some_and(|m| m.provider != "builtin")
-        {
-            c.push(
-                format!("models.insight[{}]", raw.models.insight.len() - 1),
-                "the insight role must end with a `builtin` model, so that the region never runs out of models of its own",
-            );
-        }
+        check_insight_chain(&mut c, &raw.models.insight);
 
         // Mail.
         let mail = &raw.mail;
-        let relay = match MailRelay::parse(&mail.smtp_url) {
-            Ok(relay) => {
-                if let Some(smtp) = relay.smtp()
-                    && !smtp.host_class().is_loopback()
-                    && !egress.allow.iter().any(|e| e.names(smtp.host(), None))
-                {
-                    // Like model endpoints: `*` (and `*.domain`) stand for feed
-                    // hosts only; the relay gets its own entry (and its own
-                    // NetworkPolicy rule).
-                    c.push(
-                        "mail.smtp_url",
-                        format!(
-                            "relay host `{}` is not listed in `egress.allow`; an SMTP relay must be named explicitly",
-                            smtp.host()
-                        ),
-                    );
-                }
-                relay
-            }
-            Err(e) => {
-                c.push("mail.smtp_url", e.to_string());
-                MailRelay::Outbox
-            }
-        };
-        if mail.from.is_empty() {
-            c.push("mail.from", "missing; e.g. `Meridian <digest@example.com>`");
-        } else if let Err(e) = mailbox_address(&mail.from) {
-            c.push("mail.from", e);
-        }
-        if !mail.reply_to.is_empty()
-            && let Err(e) = mailbox_address(&mail.reply_to)
-        {
-            c.push("mail.reply_to", e);
-        }
-        if mail.ai_label.trim().is_empty() {
-            c.push(
-                "mail.ai_label",
-                "missing; every digest must carry the jurisdiction's AI-generated-content label",
-            );
-        }
-        let max_per_second = mail.max_per_second.unwrap_or(10);
-        if max_per_second == 0 {
-            c.push("mail.max_per_second", "must be at least 1");
-        }
-        let max_attempts = mail.max_attempts.unwrap_or(5);
-        if !(1..=50).contains(&max_attempts) {
-            c.push(
-                "mail.max_attempts",
-                format!("{max_attempts} must be between 1 and 50"),
-            );
-        }
-        let unsubscribe_mailbox = non_empty(&mail.unsubscribe_mailbox);
-        if let Some(mailbox) = &unsubscribe_mailbox {
-            match SubscriberEmail::parse(mailbox) {
-                Ok(_) if mailbox.contains('+') => {
-                    c.push(
-                        "mail.unsubscribe_mailbox",
-                        "must not contain `+`: the token is added as `local+TOKEN@domain`",
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => c.push("mail.unsubscribe_mailbox", e.to_string()),
-            }
-        }
+        let relay = validate_relay(&mut c, &mail.smtp_url, &egress);
+        let (max_per_second, max_attempts, unsubscribe_mailbox) = check_mail(&mut c, mail);
         let server = validate_server(&mut c, &raw.server, expected, data_dir);
         let outbox_dir = if mail.outbox_dir.is_empty() {
             data_dir.join("outbox").join(expected.as_str())
@@ -548,35 +436,7 @@ impl RegionConfig {
             }
         }
 
-        let languages = match &raw.digest.languages {
-            None => locale
-                .as_ref()
-                .map(|l| vec![l.language().to_owned()])
-                .unwrap_or_default(),
-            Some(list) => {
-                if list.is_empty() {
-                    c.push(
-                        "digest.languages",
-                        "lists no language; name at least one (e.g. `[\"en\"]`), or leave the key out for the language of `locale`",
-                    );
-                }
-                let mut languages: Vec<String> = Vec::new();
-                for (i, tag) in list.iter().enumerate() {
-                    match primary_language_subtag(tag) {
-                        Ok(l) if languages.contains(&l) => {}
-                        Ok(l) => languages.push(l),
-                        Err(reason) => c.push(format!("digest.languages[{i}]"), reason),
-                    }
-                }
-                languages
-            }
-        };
-        let digest = DigestSettings {
-            size: raw.digest.size.unwrap_or(5),
-            novelty_days: raw.digest.novelty_days.unwrap_or(30),
-            max_episode_age_days: raw.digest.max_episode_age_days.unwrap_or(7),
-            languages,
-        };
+        let digest = validate_digest(&mut c, &raw.digest, locale.as_ref());
         for (key, days) in [
             ("retention.transcript_days", raw.retention.transcript_days),
             ("retention.insight_days", raw.retention.insight_days),
@@ -670,6 +530,177 @@ impl RegionConfig {
         ]
         .into_iter()
         .flat_map(|(role, models)| models.iter().map(move |m| (role, m)))
+    }
+}
+
+/// The `[egress]` section: its allow-list parsed into [`AllowEntry`] values
+/// and its limits checked.
+fn validate_egress(c: &mut Collector<'_>, raw: &crate::file::EgressSection) -> EgressSettings {
+    let mut allow = Vec::with_capacity(raw.allow.len());
+    for (i, entry) in raw.allow.iter().enumerate() {
+        match AllowEntry::parse(entry) {
+            Ok(parsed) => allow.push(parsed),
+            Err(e) => c.push(
+                format!("egress.allow[{i}]"),
+                format!("`{}`: {}", e.entry, e.reason),
+            ),
+        }
+    }
+    let egress = EgressSettings {
+        allow,
+        allow_private: raw.allow_private,
+        contact_url: if raw.contact_url.is_empty() {
+            "https://github.com/meridian-kit/meridian".to_owned()
+        } else {
+            raw.contact_url.clone()
+        },
+        connect_timeout: Duration::from_secs(raw.connect_timeout_secs.unwrap_or(10)),
+        timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60)),
+        max_body_bytes: raw.max_body_bytes.unwrap_or(50 * 1024 * 1024),
+        max_concurrent_fetches: raw.max_concurrent_fetches.unwrap_or(16),
+        max_fetches_per_host: raw.max_fetches_per_host.unwrap_or(2),
+    };
+    if egress.max_concurrent_fetches == 0 {
+        c.push("egress.max_concurrent_fetches", "must be at least 1");
+    }
+    if egress.max_fetches_per_host == 0 {
+        c.push("egress.max_fetches_per_host", "must be at least 1");
+    }
+    if url::Url::parse(&egress.contact_url).is_err() {
+        c.push(
+            "egress.contact_url",
+            format!("`{}` is not a URL", egress.contact_url),
+        );
+    }
+    egress
+}
+
+/// The insight role needs at least one model and must end with `builtin`.
+fn check_insight_chain(c: &mut Collector<'_>, insight: &[ModelEntry]) {
+    if insight.is_empty() {
+        c.push(
+            "models.insight",
+            "the insight role needs at least one model, ending with `builtin`",
+        );
+    } else if insight.last().is_some_and(|m| m.provider != "builtin") {
+        c.push(
+            format!("models.insight[{}]", insight.len() - 1),
+            "the insight role must end with a `builtin` model, so that the region never runs out of models of its own",
+        );
+    }
+}
+
+/// `mail.smtp_url`, parsed once into a [`MailRelay`]: a relay that is not on
+/// loopback must be named in `egress.allow`.
+fn validate_relay(c: &mut Collector<'_>, smtp_url: &str, egress: &EgressSettings) -> MailRelay {
+    match MailRelay::parse(smtp_url) {
+        Ok(relay) => {
+            if let Some(smtp) = relay.smtp()
+                && !smtp.host_class().is_loopback()
+                && !egress.allow.iter().any(|e| e.names(smtp.host(), None))
+            {
+                // Like model endpoints: `*` (and `*.domain`) stand for feed
+                // hosts only; the relay gets its own entry (and its own
+                // NetworkPolicy rule).
+                c.push(
+                    "mail.smtp_url",
+                    format!(
+                        "relay host `{}` is not listed in `egress.allow`; an SMTP relay must be named explicitly",
+                        smtp.host()
+                    ),
+                );
+            }
+            relay
+        }
+        Err(e) => {
+            c.push("mail.smtp_url", e.to_string());
+            MailRelay::Outbox
+        }
+    }
+}
+
+/// The `[mail]` addresses, label and limits: `(max_per_second, max_attempts,
+/// unsubscribe_mailbox)`.
+fn check_mail(
+    c: &mut Collector<'_>,
+    mail: &crate::file::MailSection,
+) -> (u32, u32, Option<String>) {
+    if mail.from.is_empty() {
+        c.push("mail.from", "missing; e.g. `Meridian <digest@example.com>`");
+    } else if let Err(e) = mailbox_address(&mail.from) {
+        c.push("mail.from", e);
+    }
+    if !mail.reply_to.is_empty()
+        && let Err(e) = mailbox_address(&mail.reply_to)
+    {
+        c.push("mail.reply_to", e);
+    }
+    if mail.ai_label.trim().is_empty() {
+        c.push(
+            "mail.ai_label",
+            "missing; every digest must carry the jurisdiction's AI-generated-content label",
+        );
+    }
+    let max_per_second = mail.max_per_second.unwrap_or(10);
+    if max_per_second == 0 {
+        c.push("mail.max_per_second", "must be at least 1");
+    }
+    let max_attempts = mail.max_attempts.unwrap_or(5);
+    if !(1..=50).contains(&max_attempts) {
+        c.push(
+            "mail.max_attempts",
+            format!("{max_attempts} must be between 1 and 50"),
+        );
+    }
+    let unsubscribe_mailbox = non_empty(&mail.unsubscribe_mailbox);
+    if let Some(mailbox) = &unsubscribe_mailbox {
+        match SubscriberEmail::parse(mailbox) {
+            Ok(_) if mailbox.contains('+') => {
+                c.push(
+                    "mail.unsubscribe_mailbox",
+                    "must not contain `+`: the token is added as `local+TOKEN@domain`",
+                );
+            }
+            Ok(_) => {}
+            Err(e) => c.push("mail.unsubscribe_mailbox", e.to_string()),
+        }
+    }
+    (max_per_second, max_attempts, unsubscribe_mailbox)
+}
+
+/// The `[digest]` section; its languages default to that of `locale`.
+fn validate_digest(
+    c: &mut Collector<'_>,
+    raw: &crate::file::DigestSection,
+    locale: Option<&Locale>,
+) -> DigestSettings {
+    let languages = match &raw.languages {
+        None => locale
+            .map(|l| vec![l.language().to_owned()])
+            .unwrap_or_default(),
+        Some(list) => {
+            if list.is_empty() {
+                c.push(
+                    "digest.languages",
+                    "lists no language; name at least one (e.g. `[\"en\"]`), or leave the key out for the language of `locale`",
+                );
+            }
+            let mut languages: Vec<String> = Vec::new();
+            for (i, tag) in list.iter().enumerate() {
+                match primary_language_subtag(tag) {
+                    Ok(l) if languages.contains(&l) => {}
+                    Ok(l) => languages.push(l),
+                    Err(reason) => c.push(format!("digest.languages[{i}]"), reason),
+                }
+            }
+            languages
+        }
+    };
+    DigestSettings {
+        size: raw.size.unwrap_or(5),
+        novelty_days: raw.novelty_days.unwrap_or(30),
+        max_episode_age_days: raw.max_episode_age_days.unwrap_or(7),
+        languages,
     }
 }
 
