@@ -195,35 +195,18 @@ mod tests {
     }
 
     #[test]
-    fn bad_entries_are_refused_with_the_entry_named() {
-        let cases: &[(&str, &str)] = &[
-            ("empty", ""),
-            ("url", "https://api.openai.com"),
-            ("path", "example.com/feed"),
-            ("credentials", "user@example.com"),
-            ("port zero", "example.com:0"),
-            ("port too big", "example.com:70000"),
-            ("port not a number", "example.com:http"),
-            ("star with port", "*:443"),
-            ("inner wildcard", "feeds.*.example.com"),
-            ("wildcard on ip", "*.127.0.0.1"),
-            ("unclosed bracket", "[::1:80"),
-            ("bad ipv6", "[::zz]"),
-            ("junk after bracket", "[::1]x"),
-            ("space inside", "exa mple.com"),
-        ];
-        for (case, raw) in cases {
-            let err = EgressRules::new(&[(*raw).to_owned()], false)
+    fn a_bad_entry_is_refused_with_the_entry_named() {
+        // Which entries are bad is `AllowEntry::parse`'s to decide (its own
+        // table in meridian-core); here, that the rules pass its refusal on.
+        for raw in ["https://api.openai.com", "*:443", "[::zz]"] {
+            let err = EgressRules::new(&[raw.to_owned()], false)
                 .err()
-                .unwrap_or_else(|| panic!("case `{case}`: `{raw}` was accepted"));
+                .unwrap_or_else(|| panic!("`{raw}` was accepted"));
             assert!(
                 matches!(&err, EgressError::InvalidRule { entry, .. } if entry == raw),
-                "case `{case}`: {err}"
+                "{err}"
             );
-            assert!(
-                err.to_string().contains(&format!("`{raw}`")),
-                "case `{case}`: {err}"
-            );
+            assert!(err.to_string().contains(&format!("`{raw}`")), "{err}");
         }
     }
 
