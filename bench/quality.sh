@@ -10,15 +10,15 @@
 # target folder, builds `meridian-bench` in release mode and runs
 # `meridian-bench insights --peer-python <venv python> "$@"`: the builtin
 # engine's five insights per transcript, scored against the editor's gold
-# annotations in $MERIDIAN_EVAL (default ../shared/eval), transcripts from
-# $MERIDIAN_CORPUS (default ../shared/corpus). What it measures and the last
+# annotations in $MERIDIAN_EVAL (default: the shared/eval folder beside the checkout), transcripts from
+# $MERIDIAN_CORPUS (default: the shared/corpus folder beside the checkout). What it measures and the last
 # results: docs/quality.md.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-export MERIDIAN_CORPUS="${MERIDIAN_CORPUS:-$ROOT/../shared/corpus}"
-export MERIDIAN_EVAL="${MERIDIAN_EVAL:-$ROOT/../shared/eval}"
+export MERIDIAN_CORPUS="${MERIDIAN_CORPUS:-$(dirname "$ROOT")/shared/corpus}"
+export MERIDIAN_EVAL="${MERIDIAN_EVAL:-$(dirname "$ROOT")/shared/eval}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
 VENV="$TARGET/quality-venv"

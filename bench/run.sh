@@ -11,13 +11,13 @@
 #      scan (meridian-bench parse), and by feedparser (bench/feedparser_bench.py);
 #   2. daily runs over generated feeds on loopback (meridian-bench daily).
 # Results (JSON) go to target/bench-results/, and a Markdown table is printed.
-# The corpus is $MERIDIAN_CORPUS, default ../shared/corpus. Results and the
+# The corpus is $MERIDIAN_CORPUS, default the shared/corpus folder beside the checkout. Results and the
 # machine they were taken on are kept in docs/benchmarks.md.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-export MERIDIAN_CORPUS="${MERIDIAN_CORPUS:-$ROOT/../shared/corpus}"
+export MERIDIAN_CORPUS="${MERIDIAN_CORPUS:-$(dirname "$ROOT")/shared/corpus}"
 ITERATIONS="${BENCH_ITERATIONS:-30}"
 FP_ITERATIONS="${BENCH_FEEDPARSER_ITERATIONS:-3}"
 FEEDS="${BENCH_FEEDS:-1000 10000}"

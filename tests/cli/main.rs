@@ -37,8 +37,7 @@ pub fn repo() -> PathBuf {
 
 /// The shared corpus of third-party feeds and transcripts.
 pub fn corpus() -> PathBuf {
-    std::env::var_os("MERIDIAN_CORPUS")
-        .map_or_else(|| repo().join("../shared/corpus"), PathBuf::from)
+    meridian_testkit::shared_folder("MERIDIAN_CORPUS", "corpus")
 }
 
 /// A `meridian` command with no inherited MERIDIAN_* overrides or API keys.

@@ -1,7 +1,8 @@
 //! Insight quality: the builtin engine's picks scored against an editor's gold
 //! annotations (`bench/quality.sh`; results in `docs/quality.md`).
 //!
-//! The eval folder (`MERIDIAN_EVAL`, default `../shared/eval`) holds one
+//! The eval folder (`MERIDIAN_EVAL`, default the `shared/eval` folder beside
+//! the checkout) holds one
 //! `gold/*.json` per episode: the transcript files that hold it, its language
 //! and passages an editor scored 2 (a self-contained insight), 1 (true but
 //! weak) or 0 (not an insight: greetings, ads, questions, fragments…). Every
@@ -53,9 +54,9 @@ pub const MIN_TOKENS: usize = 5;
 /// The same for Chinese, counted in tokens of which most are character bigrams.
 pub const MIN_TOKENS_ZH: usize = 8;
 
-/// `MERIDIAN_EVAL`, else `../shared/eval` beside the repository.
+/// `MERIDIAN_EVAL`, else the `shared/eval` folder beside the checkout.
 pub fn default_eval() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval")
+    meridian_testkit::shared_folder("MERIDIAN_EVAL", "eval")
 }
 
 /// The LexRank/TextRank peer script of this repository.

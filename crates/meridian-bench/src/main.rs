@@ -6,7 +6,7 @@
 //! and the machine they were measured on are in `docs/benchmarks.md`.
 //!
 //! - `meridian-bench parse`: every feed of the corpus (`MERIDIAN_CORPUS`,
-//!   default `../shared/corpus`) parsed by `meridian_ingest::parse_feed` and
+//!   default the `shared/corpus` folder beside the checkout) parsed by `meridian_ingest::parse_feed` and
 //!   scanned by a bare quick-xml event loop, interleaved, many times; prints JSON.
 //! - `meridian-bench daily --feeds N`: a region with N feeds generated from the
 //!   corpus feeds, served on loopback under many host names by a `serve` child
@@ -15,7 +15,7 @@
 //! - `meridian-bench serve`: that loopback server.
 //! - `meridian-bench insights`: the quality of the builtin engine's insights
 //!   against the editor's gold annotations (`MERIDIAN_EVAL`, default
-//!   `../shared/eval`), optionally beside sumy's LexRank and TextRank; run it
+//!   the `shared/eval` folder beside the checkout), optionally beside sumy's LexRank and TextRank; run it
 //!   with `bench/quality.sh`, results in `docs/quality.md`.
 //! - `meridian-bench engine-speed`: one transcript (by default the corpus's
 //!   4.5-hour episode) from bytes to insights — parse, normalisation, builtin

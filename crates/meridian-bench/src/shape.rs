@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use regex::bytes::Regex;
 
-/// `MERIDIAN_CORPUS`, else `../shared/corpus` beside the repository.
+/// `MERIDIAN_CORPUS`, else the `shared/corpus` folder beside the checkout.
 pub fn default_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    meridian_testkit::shared_folder("MERIDIAN_CORPUS", "corpus")
 }
 
 /// The host name of feed `i`.

@@ -21,15 +21,7 @@ use meridian_ingest::{
 };
 
 fn corpus() -> PathBuf {
-    let dir = std::env::var_os("MERIDIAN_CORPUS").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        },
-        PathBuf::from,
-    );
+    let dir = meridian_testkit::shared_folder("MERIDIAN_CORPUS", "corpus");
     assert!(
         dir.join("MANIFEST.md").is_file(),
         "the test corpus is not at `{}`: set MERIDIAN_CORPUS to the folder holding MANIFEST.md",

@@ -218,15 +218,7 @@ const LABELS: &[(&str, &str, Label)] = &[
 const TOY_EXAMPLES: &[&str] = &["pc20-example.json", "pc20-example.vtt", "pc20-example.html"];
 
 fn corpus() -> PathBuf {
-    let dir = std::env::var_os("MERIDIAN_CORPUS").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        },
-        PathBuf::from,
-    );
+    let dir = meridian_testkit::shared_folder("MERIDIAN_CORPUS", "corpus");
     let transcripts = dir.join("transcripts");
     assert!(
         transcripts.is_dir(),

@@ -20,6 +20,8 @@
 //! - [`policies`]: a policy bundle (shipped schema and global rules, the
 //!   region's own when shipped) for a test region, which `Region::assemble`
 //!   needs (it refuses a region without its policies).
+//! - [`shared_folder`]: the shared test data beside the checkout (corpus,
+//!   gold annotations, feedparser's suite), or where a variable points.
 //! - [`chromium`]: headless Chromium (Debian's `chromium`) driven over the
 //!   Chrome DevTools Protocol on a pipe, with full-page screenshots.
 #![expect(
@@ -28,6 +30,8 @@
 )]
 
 pub mod chromium;
+mod shared;
+pub use shared::shared_folder;
 pub mod db;
 pub mod http;
 pub mod policies;

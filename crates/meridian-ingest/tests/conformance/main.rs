@@ -201,15 +201,8 @@ const PLAIN_TEXT_EXPECTATIONS: &[&str] = &[
 // The suite.
 
 fn suite() -> PathBuf {
-    let dir = std::env::var_os("MERIDIAN_CONFORMANCE").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/conformance/feedparser/tests"
-            ))
-        },
-        PathBuf::from,
-    );
+    let dir =
+        meridian_testkit::shared_folder("MERIDIAN_CONFORMANCE", "conformance/feedparser/tests");
     assert!(
         dir.join("wellformed").is_dir(),
         "feedparser's test suite is not at `{}`: set MERIDIAN_CONFORMANCE to its `tests` folder",

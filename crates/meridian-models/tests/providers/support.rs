@@ -183,12 +183,9 @@ pub fn request(transcript: &Transcript) -> ExtractRequest<'_> {
     }
 }
 
-/// `$MERIDIAN_CORPUS`, or `/work/shared/corpus` relative to this crate.
+/// `$MERIDIAN_CORPUS`, or the `shared/corpus` folder beside the checkout.
 pub fn corpus_dir() -> PathBuf {
-    std::env::var_os("MERIDIAN_CORPUS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-        PathBuf::from,
-    )
+    meridian_testkit::shared_folder("MERIDIAN_CORPUS", "corpus")
 }
 
 /// A Podcasting 2.0 JSON transcript from the corpus, read with a minimal
