@@ -14,7 +14,6 @@ use meridian_audit::report::{ReportRequest, build_report};
 use meridian_audit::verify::VerifyReport;
 use meridian_audit::{AuditError, AuditLog};
 use meridian_core::RegionId;
-use meridian_store::RegionStore;
 
 use crate::{Cli, EXIT_CONFIG, EXIT_INPUT, EXIT_INTEGRITY, EXIT_RUNTIME};
 
@@ -170,16 +169,7 @@ async fn open_log(
     let config = super::load_region(cli, region)?;
     let key =
         keys::load_signing_key(&config.id, &cli.data_dir, key_file).map_err(|e| key_error(&e))?;
-    let store = RegionStore::open(
-        &config.id,
-        config.storage_url.expose(),
-        config.max_connections,
-    )
-    .await
-    .map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_RUNTIME)
-    })?;
+    let store = super::store_of(&config).await?;
     let log = AuditLog::open(store, key).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_RUNTIME)

@@ -99,6 +99,14 @@ pub(crate) async fn open_store(
     region: &str,
 ) -> Result<meridian_store::RegionStore, ExitCode> {
     let config = load_region(cli, region)?;
+    store_of(&config).await
+}
+
+/// Opens the store of a loaded region's config; an error is printed and
+/// becomes the runtime exit code.
+pub(crate) async fn store_of(
+    config: &meridian_config::RegionConfig,
+) -> Result<meridian_store::RegionStore, ExitCode> {
     meridian_store::RegionStore::open(
         &config.id,
         config.storage_url.expose(),
